@@ -1,1 +1,12 @@
-__all__ = []
+from .checkpoint_compat import register_checkpoint_safe_globals
+from .hooks import ReferVisualizationHook
+from .optimizers import CPUAmpOptimWrapper
+
+# mmengine loads checkpoints with torch.load's weights_only default: make its
+# own checkpoints loadable as soon as mmrefseg's engine is imported.
+register_checkpoint_safe_globals()
+
+__all__ = [
+    'ReferVisualizationHook', 'CPUAmpOptimWrapper',
+    'register_checkpoint_safe_globals'
+]

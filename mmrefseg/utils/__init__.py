@@ -1,3 +1,7 @@
+from .dist_utils import setup_distributed
+from .geometry import restore_original_size
 from .setup_env import register_all_modules
 
-__all__ = ['register_all_modules']
+__all__ = [
+    'setup_distributed', 'register_all_modules', 'restore_original_size'
+]

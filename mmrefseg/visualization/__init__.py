@@ -1,1 +1,3 @@
-__all__ = []
+from .refer_visualizer import ReferLocalVisualizer
+
+__all__ = ['ReferLocalVisualizer']

@@ -1,1 +1,4 @@
-__all__ = []
+from .clip_resnet import CLIPResNet
+from .swin_attn_pool import SwinAttnPool
+
+__all__ = ['CLIPResNet', 'SwinAttnPool']

@@ -1,1 +1,20 @@
-__all__ = []
+from .coord_conv import CoordConvModule, coordinate_map
+from .dynamic_conv import DynamicConv2d, dynamic_conv2d
+from .mask_feature_upsampler import MaskFeatureUpsampler
+from .multi_query_generator import MultiQueryGenerator
+from .positional_encoding import (sinusoidal_position_1d,
+                                  sinusoidal_position_2d)
+from .text_pixel_projector import REFERENCE_PROJ_RENAMES, TextPixelProjector
+from .upsample_conv import BilinearUpsampleConv3x3
+from .vl_transformer_decoder import (SDPAMultiheadAttention,
+                                     VLTransformerDecoder,
+                                     VLTransformerDecoderLayer)
+
+__all__ = [
+    'CoordConvModule', 'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
+    'MaskFeatureUpsampler', 'sinusoidal_position_1d',
+    'sinusoidal_position_2d', 'TextPixelProjector', 'REFERENCE_PROJ_RENAMES',
+    'SDPAMultiheadAttention', 'VLTransformerDecoder',
+    'VLTransformerDecoderLayer', 'MultiQueryGenerator',
+    'BilinearUpsampleConv3x3'
+]

@@ -1,1 +1,3 @@
-__all__ = []
+from .text_pixel_contrastive_loss import TextPixelContrastiveLoss
+
+__all__ = ['TextPixelContrastiveLoss']

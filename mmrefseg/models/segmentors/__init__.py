@@ -1,1 +1,3 @@
-__all__ = []
+from .refer_segmentor import ReferSegmentor
+
+__all__ = ['ReferSegmentor']

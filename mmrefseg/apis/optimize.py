@@ -1,0 +1,243 @@
+"""Inference-only speed-ups of a referring segmentor, all output-preserving.
+
+:func:`optimize_for_inference` applies, in place, to an eval-mode model:
+
+* ``fuse_conv_bn``: every BatchNorm that directly follows a convolution is
+  folded into that convolution's weight and bias (mmcv's ``fuse_conv_bn``),
+  which removes one memory-bound pass per conv. Exact up to float rounding.
+* ``fold_upsample_conv``: a bilinear 2x ``nn.Upsample`` followed, in an
+  ``nn.Sequential``, by a 3x3 convolution (bare or in a ``ConvModule``) is
+  computed at the low resolution with a quarter of the multiply-adds
+  (:class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`; CRIS's
+  projector). Exact up to float rounding.
+* ``channels_last``: 4-D weights in NHWC memory order. Measured slower for
+  CRIS on AVX2 CPUs (oneDNN reorders at every op), so off by default.
+* ``compile``: ``torch.compile`` of the tensor parts (backbone, neck, head
+  and the text encoder's ``forward_tokens``), one graph each, so that the
+  Python tokenizer and data samples stay outside the graphs. By default with
+  inductor's ``freezing``: parameters become constants, which lets inductor
+  fold them and pre-pack convolution and linear weights for oneDNN / MKL.
+
+The autocast dtype (bf16 / fp16) is not a model transform: it is kept in
+``model.inference_cfg`` and applied around the forward by
+:func:`mmrefseg.apis.inference_model` (see :func:`inference_autocast`).
+
+A model treated this way is for inference only: folded BN layers are gone
+from its state dict and a frozen compiled graph ignores later weight updates.
+"""
+import contextlib
+import copy
+import warnings
+from typing import Optional, Union
+
+import torch
+from mmcv.cnn import ConvModule
+from mmcv.cnn import fuse_conv_bn as _mmcv_fuse_conv_bn
+from torch import nn
+
+from mmrefseg.models.layers.upsample_conv import BilinearUpsampleConv3x3
+
+__all__ = [
+    'DEFAULT_INFERENCE_CFG', 'AUTOCAST_DTYPES', 'merge_inference_cfg',
+    'optimize_for_inference', 'fold_upsample_convs', 'inference_autocast'
+]
+
+#: Defaults of ``inference_cfg`` (a top-level config key, overridable by
+#: ``init_model(..., inference_cfg=...)`` and the tools' flags).
+DEFAULT_INFERENCE_CFG = dict(
+    fuse_conv_bn=True,
+    fold_upsample_conv=True,
+    channels_last=False,
+    compile=False,
+    compile_cfg=dict(backend='inductor', dynamic=False, freezing=True),
+    autocast=None)
+
+#: Accepted names of the autocast dtype.
+AUTOCAST_DTYPES = {
+    None: None,
+    'fp32': None,
+    'float32': None,
+    'bf16': torch.bfloat16,
+    'bfloat16': torch.bfloat16,
+    'fp16': torch.float16,
+    'float16': torch.float16,
+}
+
+
+def merge_inference_cfg(*cfgs: Optional[dict]) -> dict:
+    """``DEFAULT_INFERENCE_CFG`` updated by each of ``cfgs`` in turn.
+
+    Args:
+        *cfgs (dict, optional): Partial inference configs; later ones win,
+            None entries are skipped. ``compile_cfg`` merges key by key.
+
+    Returns:
+        dict: A complete inference config.
+    """
+    merged = copy.deepcopy(DEFAULT_INFERENCE_CFG)
+    for cfg in cfgs:
+        if not cfg:
+            continue
+        unknown = set(cfg) - set(DEFAULT_INFERENCE_CFG)
+        if unknown:
+            raise KeyError(f'Unknown inference_cfg key(s) {sorted(unknown)}; '
+                           f'known: {sorted(DEFAULT_INFERENCE_CFG)}')
+        for key, value in cfg.items():
+            if key == 'compile_cfg' and value is not None:
+                merged[key] = {**merged[key], **dict(value)}
+            else:
+                merged[key] = value
+    if merged['autocast'] not in AUTOCAST_DTYPES:
+        raise ValueError(f"inference_cfg['autocast'] must be one of "
+                         f"{sorted(k for k in AUTOCAST_DTYPES if k)} or None, "
+                         f"got {merged['autocast']!r}")
+    return merged
+
+
+def _is_bilinear_upsample_2x(module: nn.Module) -> bool:
+    scale = module.scale_factor if isinstance(module, nn.Upsample) else None
+    if isinstance(scale, (tuple, list)):
+        scale = scale[0] if len(set(scale)) == 1 else None
+    return (scale is not None and float(scale) == 2.0
+            and module.size is None and module.mode == 'bilinear'
+            and not module.align_corners
+            and not module.recompute_scale_factor)
+
+
+def _conv_after_upsample(module: nn.Module) -> Optional[nn.Module]:
+    """The replaceable 3x3 conv of ``module`` and its owner, or None."""
+    if BilinearUpsampleConv3x3.supports(module):
+        return module
+    if isinstance(module, ConvModule) and module.order[0] == 'conv' and \
+            not module.with_explicit_padding and \
+            BilinearUpsampleConv3x3.supports(module.conv):
+        return module.conv
+    return None
+
+
+def fold_upsample_convs(model: nn.Module) -> int:
+    """Replaces ``Upsample(2x bilinear) -> conv3x3`` pairs of every
+    ``nn.Sequential`` by :class:`BilinearUpsampleConv3x3`, in place.
+
+    Only consecutive children of a ``Sequential`` are paired, so the data
+    flow is certain. Run it after BN folding: the new layer snapshots the
+    convolution's weights.
+
+    Args:
+        model (nn.Module): The model.
+
+    Returns:
+        int: The number of pairs replaced.
+    """
+    count = 0
+    for sequential in [m for m in model.modules()
+                       if isinstance(m, nn.Sequential)]:
+        names = list(sequential._modules)
+        for first, second in zip(names, names[1:]):
+            upsample = sequential._modules[first]
+            follower = sequential._modules[second]
+            if not _is_bilinear_upsample_2x(upsample):
+                continue
+            conv = _conv_after_upsample(follower)
+            if conv is None:
+                continue
+            fused = BilinearUpsampleConv3x3(conv)
+            if conv is follower:
+                sequential._modules[second] = fused
+            else:
+                follower.conv = fused
+            sequential._modules[first] = nn.Identity()
+            count += 1
+    return count
+
+
+def _compile_kwargs(compile_cfg: dict) -> dict:
+    """``torch.compile`` keyword arguments of a ``compile_cfg``."""
+    kwargs = dict(compile_cfg)
+    freezing = kwargs.pop('freezing', False)
+    options = dict(kwargs.pop('options', None) or {})
+    if freezing and kwargs.get('backend', 'inductor') == 'inductor':
+        options.setdefault('freezing', True)
+    return dict(kwargs, options=options or None)
+
+
+def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
+    """Compiles backbone, neck, head and the token encoder separately."""
+    kwargs = _compile_kwargs(compile_cfg)
+    for name in ('backbone', 'neck', 'decode_head'):
+        module = getattr(model, name, None)
+        if isinstance(module, nn.Module):
+            module.compile(**kwargs)
+    text_encoder = getattr(model, 'text_encoder', None)
+    if text_encoder is not None and hasattr(text_encoder, 'forward_tokens'):
+        # An instance attribute shadows the method: tokenisation (Python)
+        # stays eager, the encoder proper is one graph.
+        text_encoder.forward_tokens = torch.compile(
+            text_encoder.forward_tokens, **kwargs)
+
+
+def optimize_for_inference(model: nn.Module,
+                           fuse_conv_bn: bool = True,
+                           fold_upsample_conv: bool = True,
+                           channels_last: bool = False,
+                           compile: bool = False,
+                           compile_cfg: Optional[dict] = None,
+                           **unused) -> nn.Module:
+    """Applies the output-preserving inference transforms, in place.
+
+    Args:
+        model (nn.Module): A ``ReferSegmentor`` (or any model with the
+            ``backbone`` / ``neck`` / ``decode_head`` / ``text_encoder``
+            layout); it is put in eval mode.
+        fuse_conv_bn (bool): Fold BatchNorm into the preceding conv.
+            Defaults to True.
+        fold_upsample_conv (bool): Compute conv3x3 after a bilinear 2x
+            upsampling at the low resolution. Defaults to True.
+        channels_last (bool): NHWC weights. Defaults to False.
+        compile (bool): ``torch.compile`` the tensor parts. Defaults to False.
+        compile_cfg (dict, optional): Arguments of ``torch.compile``
+            (``backend``, ``mode``, ``dynamic``, ``options``) plus
+            ``freezing`` (bool, inductor only). Defaults to
+            ``DEFAULT_INFERENCE_CFG['compile_cfg']``.
+        **unused: Other ``inference_cfg`` keys (``autocast``), ignored here.
+
+    Returns:
+        nn.Module: ``model``.
+    """
+    model.eval()
+    if fuse_conv_bn:
+        _mmcv_fuse_conv_bn(model)
+    if fold_upsample_conv:
+        fold_upsample_convs(model)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if compile:
+        if compile_cfg is None:
+            compile_cfg = DEFAULT_INFERENCE_CFG['compile_cfg']
+        _compile_tensor_parts(model, compile_cfg)
+    return model
+
+
+def inference_autocast(device: Union[str, torch.device],
+                       autocast: Optional[str]) -> contextlib.AbstractContextManager:
+    """The autocast context of an ``inference_cfg['autocast']`` value.
+
+    Args:
+        device (str | torch.device): Where the model runs.
+        autocast (str, optional): 'bf16', 'fp16' or None / 'fp32' (no
+            autocast).
+
+    Returns:
+        A context manager (``contextlib.nullcontext`` without autocast).
+    """
+    if autocast not in AUTOCAST_DTYPES:
+        raise ValueError(f'Unknown autocast dtype {autocast!r}; choose from '
+                         f'{sorted(k for k in AUTOCAST_DTYPES if k)}')
+    dtype = AUTOCAST_DTYPES[autocast]
+    if dtype is None:
+        return contextlib.nullcontext()
+    device_type = torch.device(device).type
+    if device_type == 'cpu' and dtype == torch.float16:
+        warnings.warn('fp16 autocast on the CPU is slow and lossy; bf16 is '
+                      'the CPU half-precision type')
+    return torch.autocast(device_type=device_type, dtype=dtype)

@@ -1,0 +1,3 @@
+from .refer_visualization_hook import ReferVisualizationHook
+
+__all__ = ['ReferVisualizationHook']

@@ -1,0 +1,173 @@
+"""The synthetic refer-data generator: refer-API conventions and content."""
+import filecmp
+import json
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmrefseg.datasets import ReferDataset
+from mmrefseg.datasets.transforms import decode_segmentation
+from tests.helpers import make_refer_data, refer_generator
+
+REF_KEYS = {
+    'sent_ids', 'file_name', 'ann_id', 'ref_id', 'image_id', 'split',
+    'sentences', 'category_id'
+}
+SENTENCE_KEYS = {'tokens', 'raw', 'sent_id', 'sent'}
+FILES = {
+    'refcoco': ['refs(unc).p'],
+    'refcoco+': ['refs(unc).p'],
+    'refcocog': ['refs(umd).p', 'refs(google).p'],
+}
+LOCATION_WORDS = {'left', 'right', 'top', 'bottom', 'leftmost', 'rightmost'}
+
+
+def _load(root, dataset, refs_name):
+    with open(osp.join(root, dataset, refs_name), 'rb') as f:
+        refs = pickle.load(f)
+    with open(osp.join(root, dataset, 'instances.json')) as f:
+        instances = json.load(f)
+    return refs, instances
+
+
+@pytest.mark.parametrize('dataset', list(FILES))
+def test_refer_api_conventions(refer_root, dataset):
+    for refs_name in FILES[dataset]:
+        refs, instances = _load(refer_root, dataset, refs_name)
+        images = {image['id']: image for image in instances['images']}
+        anns = {ann['id']: ann for ann in instances['annotations']}
+        names = {category['name'] for category in instances['categories']}
+        assert names == {'circle', 'rectangle', 'triangle'}
+        assert len(refs) == len(anns)  # every object is referred to
+        sent_ids = [sid for ref in refs for sid in ref['sent_ids']]
+        assert len(sent_ids) == len(set(sent_ids))
+        assert len({ref['ref_id'] for ref in refs}) == len(refs)
+        split_of_image = {}
+        for ref in refs:
+            assert set(ref) == REF_KEYS
+            assert ref['sent_ids'] == [s['sent_id'] for s in ref['sentences']]
+            ann = anns[ref['ann_id']]
+            image = images[ref['image_id']]
+            assert ann['image_id'] == ref['image_id']
+            assert ann['category_id'] == ref['category_id']
+            assert {'segmentation', 'area', 'bbox', 'iscrowd'} <= set(ann)
+            assert set(image) >= {'id', 'file_name', 'height', 'width'}
+            assert image['file_name'] == (
+                f'COCO_train2014_{ref["image_id"]:012d}.jpg')
+            assert osp.isfile(
+                osp.join(refer_root, 'images', 'train2014',
+                         image['file_name']))
+            for sentence in ref['sentences']:
+                assert set(sentence) == SENTENCE_KEYS
+                assert sentence['tokens'] == sentence['sent'].split()
+                assert sentence['raw'].lower() == sentence['sent']
+            # Splits are by image.
+            assert split_of_image.setdefault(ref['image_id'],
+                                             ref['split']) == ref['split']
+
+
+def test_splits(refer_root):
+    expected = {
+        'refs(unc).p': {'train', 'val', 'testA', 'testB'},
+        'refs(umd).p': {'train', 'val', 'test'},
+        'refs(google).p': {'train', 'val'},
+    }
+    for dataset, names in FILES.items():
+        for name in names:
+            refs, _ = _load(refer_root, dataset, name)
+            assert {ref['split'] for ref in refs} == expected[name]
+
+
+def test_refcoco_plus_has_no_location_words(refer_root):
+    refs, _ = _load(refer_root, 'refcoco+', 'refs(unc).p')
+    words = {w for ref in refs for s in ref['sentences'] for w in s['tokens']}
+    assert not words & LOCATION_WORDS
+    refs, _ = _load(refer_root, 'refcoco', 'refs(unc).p')
+    words = {w for ref in refs for s in ref['sentences'] for w in s['tokens']}
+    assert words & LOCATION_WORDS
+
+
+def test_colour_words_identify_the_object(refer_root):
+    colours = refer_generator().COLOURS
+    for dataset in FILES:
+        refs, instances = _load(refer_root, dataset, FILES[dataset][0])
+        images = {image['id']: image for image in instances['images']}
+        anns = {ann['id']: ann for ann in instances['annotations']}
+        colour_of_ref = {}
+        for ref in refs:
+            named = {
+                w
+                for s in ref['sentences']
+                for w in s['tokens'] if w in colours
+            }
+            assert len(named) <= 1, ref['sentences']
+            image = images[ref['image_id']]
+            pixels = np.asarray(
+                Image.open(
+                    osp.join(refer_root, 'images', 'train2014',
+                             image['file_name'])).convert('RGB'))
+            mask = decode_segmentation(anns[ref['ann_id']]['segmentation'],
+                                       image['height'], image['width'])
+            mean = pixels[mask.astype(bool)].mean(0)
+            nearest = min(
+                colours,
+                key=lambda c: np.abs(np.array(colours[c]) - mean).sum())
+            colour_of_ref[ref['ref_id']] = (ref['image_id'], nearest)
+            if named:
+                assert named == {nearest}, (ref['sentences'], mean)
+        # One colour per object within an image: colour words are unique.
+        pairs = list(colour_of_ref.values())
+        assert len(pairs) == len(set(pairs))
+
+
+def test_deterministic_for_a_seed(tmp_path):
+    first = make_refer_data(tmp_path / 'a', num_images=5, seed=4)
+    second = make_refer_data(tmp_path / 'b', num_images=5, seed=4)
+    other = make_refer_data(tmp_path / 'c', num_images=5, seed=5)
+    for name in ('refcoco/refs(unc).p', 'refcoco/instances.json',
+                 'refcocog/refs(google).p',
+                 'images/train2014/COCO_train2014_000000000003.jpg'):
+        assert filecmp.cmp(
+            osp.join(first, name), osp.join(second, name), shallow=False)
+    assert not filecmp.cmp(
+        osp.join(first, 'refcoco/instances.json'),
+        osp.join(other, 'refcoco/instances.json'),
+        shallow=False)
+
+
+def test_loads_in_every_split(refer_root):
+    for dataset, split_by, splits in [
+        ('refcoco', 'unc', ('train', 'val', 'testA', 'testB')),
+        ('refcocog', 'umd', ('train', 'val', 'test')),
+        ('refcocog', 'google', ('train', 'val')),
+    ]:
+        for split in splits:
+            assert len(
+                ReferDataset(
+                    dataset=dataset,
+                    split_by=split_by,
+                    split=split,
+                    data_root=refer_root,
+                    test_mode=True)) > 0
+
+
+def test_command_line(tmp_path):
+    generator = refer_generator()
+    generator.main([
+        str(tmp_path), '--num-images', '4', '--seed', '1', '--min-size', '40',
+        '--max-size', '48'
+    ])
+    names = sorted(
+        osp.basename(p)
+        for p in (tmp_path / 'images' / 'train2014').glob('*.jpg'))
+    assert names == [f'COCO_train2014_{i:012d}.jpg' for i in range(1, 5)]
+    assert sorted(p.name for p in (tmp_path / 'refcocog').glob('*.p')) == [
+        'refs(google).p', 'refs(umd).p'
+    ]
+    with Image.open(tmp_path / 'images' / 'train2014' / names[0]) as image:
+        assert 40 <= min(image.size) and max(image.size) <= 48
+    with pytest.raises(ValueError, match='At least 4 images'):
+        generator.generate_refer_data(str(tmp_path / 'x'), num_images=3)

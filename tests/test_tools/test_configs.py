@@ -1,0 +1,140 @@
+"""Every config loads; the tiny ones build and run; recipes say what the
+papers' training does."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+from mmrefseg.registry import MODELS
+from .conftest import REPO
+
+CONFIGS = sorted(
+    osp.relpath(path, REPO)
+    for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                          recursive=True))
+TRAIN_CONFIGS = [c for c in CONFIGS if '_base_' not in c]
+TINY_CONFIGS = [c for c in CONFIGS if c.startswith('configs/toy/')]
+
+
+def load(config):
+    return Config.fromfile(osp.join(REPO, config))
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_loads(config):
+    cfg = load(config)
+    assert len(cfg) > 0
+
+
+@pytest.mark.parametrize('config', TRAIN_CONFIGS)
+def test_train_config_is_complete(config):
+    cfg = load(config)
+    assert cfg.default_scope == 'mmrefseg'
+    for key in ('model', 'train_dataloader', 'val_dataloader',
+                'test_dataloader', 'val_evaluator', 'optim_wrapper',
+                'param_scheduler', 'train_cfg'):
+        assert key in cfg, key
+    assert cfg.test_evaluator.type == 'ReferMetric'
+    encoder = cfg.model.text_encoder
+    word_len = encoder.get('context_length', encoder.get('word_len'))
+    dataset = cfg.train_dataloader.dataset.dataset
+    if 'toy' not in config:
+        # G-Ref sentences are longer (papers: 17 RefCOCO/+, 22 G-Ref).
+        assert word_len == (22 if dataset == 'refcocog' else 17)
+        assert cfg.val_dataloader.dataset.dataset == dataset
+        assert cfg.test_dataloader.dataset.dataset == dataset
+
+
+@pytest.mark.parametrize('config', TINY_CONFIGS)
+def test_tiny_config_builds_and_runs(config):
+    cfg = load(config)
+    model = MODELS.build(cfg.model)
+    assert sum(p.numel() for p in model.parameters()) < 8e6
+    from mmseg.structures import SegDataSample
+    size = cfg.model.backbone.get('pretrain_img_size', 128)
+    samples = [
+        SegDataSample(
+            metainfo=dict(
+                text=text,
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                resized_shape=(size, size),
+                scale_factor=(1.0, 1.0),
+                pad_offset=(0, 0))) for text in ('the red circle', 'blue')
+    ]
+    model.eval()
+    with torch.no_grad():
+        outs = model.predict(torch.randn(2, 3, size, size), samples)
+    assert outs[0].pred_sem_seg.data.shape == (1, size, size)
+
+
+def learning_rates(config, model):
+    cfg = load(config)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    names = {id(p): name for name, p in model.named_parameters()}
+    return {
+        names[id(p)]: group['lr']
+        for group in wrapper.optimizer.param_groups for p in group['params']
+    }
+
+
+def test_cris_schedule_slows_clip_except_positional_embeddings():
+    tiny = load('configs/toy/cris_tiny_refer-toy.py')
+    model = MODELS.build(tiny.model)
+    lrs = learning_rates('configs/cris/cris_r50_refcoco.py', model)
+    for name, lr in lrs.items():
+        if 'positional_embedding' in name:
+            expected = 1e-4
+        elif name.startswith(('backbone.', 'text_encoder.')):
+            expected = 1e-5
+        else:
+            expected = 1e-4
+        assert lr == pytest.approx(expected), name
+    # Both positional embeddings (attention pool and text) are at 1x; the
+    # random `connect` branch of the backbone is at 0.1x, as the reference.
+    assert lrs['backbone.visual.attnpool.positional_embedding'] == 1e-4
+    assert lrs['text_encoder.text.positional_embedding'] == 1e-4
+    assert lrs['backbone.connect.conv.weight'] == pytest.approx(1e-5)
+
+
+def test_cris_recipe():
+    cfg = load('configs/cris/cris_r50_refcoco.py')
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='Adam', lr=1e-4, weight_decay=0.)
+    assert cfg.train_cfg.max_epochs == 50
+    scheduler, = cfg.param_scheduler
+    assert (scheduler.type, scheduler.milestones,
+            scheduler.gamma) == ('MultiStepLR', [35], 0.1)
+    assert cfg.sync_bn == 'torch'
+    assert cfg.train_dataloader.batch_size == 8  # x 8 GPUs = 64
+    assert cfg.model.test_cfg == dict(threshold=0.35, upsample_mode='bicubic')
+    r101 = load('configs/cris/cris_r101_refcoco.py').model
+    assert r101.backbone.layers == (3, 4, 23, 3)
+    assert r101.backbone.output_dim == r101.text_encoder.embed_dim == 512
+    assert r101.neck.in_channels == (512, 1024, 512)
+    assert r101.decode_head.text_channels == 512
+
+
+def test_eavl_recipe():
+    cfg = load('configs/eavl/eavl_swinb_refcoco.py')
+    assert cfg.optim_wrapper.optimizer.lr == 5e-5
+    assert cfg.train_cfg.max_epochs == 40
+    assert cfg.param_scheduler[0].type == 'PolyLR'
+    assert cfg.train_dataloader.batch_size == 4  # x 8 GPUs = 32
+    resize = [
+        t for t in cfg.test_dataloader.dataset.pipeline
+        if t.type == 'ReferResize'
+    ]
+    assert resize and resize[0].scale == (480, 480)
+    head = cfg.model.decode_head
+    assert head.query_generator.num_queries == 24
+    assert head.query_generator.feat_size == 480 // 16
+    aligner = load('configs/cris/cris-aligner_r101_refcoco.py').model
+    cris = load('configs/cris/cris_r101_refcoco.py').model
+    assert aligner.decode_head.type == 'VisionLanguageAlignerHead'
+    # Only the head (and the global token it needs) differ from CRIS.
+    for key in ('text_encoder', 'neck', 'data_preprocessor', 'test_cfg'):
+        assert aligner[key] == cris[key]

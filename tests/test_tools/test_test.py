@@ -1,0 +1,113 @@
+"""tools/test.py: metrics, --out, --show-dir, and refusals."""
+import json
+import os
+import os.path as osp
+
+import mmcv
+import pytest
+from pycocotools import mask as mask_utils
+
+from .conftest import python_tool
+from .test_train import load_tool
+
+NUM_VAL_SENTENCES = 13  # val split of the generated data (one image)
+
+
+@pytest.fixture(scope='module')
+def test_tool():
+    return load_tool('test')
+
+
+@pytest.fixture(scope='module')
+def test_run(tool_config, trained_checkpoint, tmp_path_factory):
+    """One tools/test.py run with --out and --show-dir."""
+    _, checkpoint = trained_checkpoint
+    root = tmp_path_factory.mktemp('test_run')
+    out, show_dir = str(root / 'results.json'), str(root / 'pictures')
+    # A low threshold gives non-empty masks after one epoch of training.
+    python_tool('test.py', tool_config, checkpoint, '--work-dir',
+                str(root / 'work_dir'), '--out', out, '--show-dir', show_dir,
+                '--cfg-options', 'model.test_cfg.threshold=0.01')
+    with open(out) as f:
+        return json.load(f), show_dir
+
+
+def test_out_holds_metrics_and_one_mask_per_sentence(test_run, tool_config):
+    results, _ = test_run
+    assert results['config'] == osp.abspath(tool_config)
+    metrics, predictions = results['metrics'], results['predictions']
+    assert set(metrics) == {
+        'oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.6', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9'
+    }
+    assert len(predictions) == NUM_VAL_SENTENCES
+    assert len({(p['image_id'], p['sent_id'])
+                for p in predictions}) == NUM_VAL_SENTENCES
+    ious = []
+    for record in predictions:
+        mask = mask_utils.decode(
+            dict(size=record['pred_mask']['size'],
+                 counts=record['pred_mask']['counts'].encode()))
+        height, width = mmcv.imread(record['img_path']).shape[:2]
+        assert mask.shape == (height, width)
+        assert isinstance(record['text'], str) and record['text']
+        ious.append(record['iou'])
+    assert any(mask_utils.area(
+        dict(size=p['pred_mask']['size'],
+             counts=p['pred_mask']['counts'].encode())) > 0
+               for p in predictions)
+    # The records' IoUs are the ones the metric averaged.
+    assert metrics['mIoU'] == pytest.approx(100 * sum(ious) / len(ious))
+
+
+def test_show_dir_has_one_picture_per_sentence(test_run):
+    results, show_dir = test_run
+    expected = {
+        f"{p['image_id']}_{p['sent_id']}.jpg"
+        for p in results['predictions']
+    }
+    # Several sentences of one image: named by image, they would overwrite.
+    assert len({p['image_id'] for p in results['predictions']}) < len(expected)
+    assert set(os.listdir(show_dir)) == expected
+    for record in results['predictions']:
+        name = f"{record['image_id']}_{record['sent_id']}.jpg"
+        picture = mmcv.imread(osp.join(show_dir, name))
+        assert picture.shape == mmcv.imread(record['img_path']).shape
+
+
+def test_existing_out_is_not_overwritten(test_tool, tool_config,
+                                         trained_checkpoint, tmp_path):
+    _, checkpoint = trained_checkpoint
+    out = tmp_path / 'results.json'
+    out.write_text('keep me')
+    with pytest.raises(SystemExit, match='already exists'):
+        test_tool.main([tool_config, checkpoint, '--out', str(out)])
+    assert out.read_text() == 'keep me'
+
+
+def test_non_empty_show_dir_is_refused(test_tool, tool_config,
+                                       trained_checkpoint, tmp_path):
+    _, checkpoint = trained_checkpoint
+    (tmp_path / 'old.jpg').write_bytes(b'')
+    with pytest.raises(SystemExit, match='not empty'):
+        test_tool.main(
+            [tool_config, checkpoint, '--show-dir',
+             str(tmp_path)])
+
+
+@pytest.mark.parametrize('bad_argument, message', [
+    ('checkpoint', r'checkpoint ".*missing\.pth" does not exist'),
+    ('config', r'config file ".*missing\.py" does not exist'),
+    ('out', r'must end with one of \.pkl'),
+])
+def test_bad_paths_are_reported(test_tool, tool_config, trained_checkpoint,
+                                tmp_path, bad_argument, message):
+    _, checkpoint = trained_checkpoint
+    args = dict(config=tool_config, checkpoint=checkpoint, out=None)
+    args[bad_argument] = str(tmp_path / dict(
+        checkpoint='missing.pth', config='missing.py',
+        out='results.txt')[bad_argument])
+    argv = [args['config'], args['checkpoint']]
+    if args['out']:
+        argv += ['--out', args['out']]
+    with pytest.raises(SystemExit, match=message):
+        test_tool.main(argv)

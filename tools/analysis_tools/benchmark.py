@@ -1,0 +1,285 @@
+"""Parameters, FLOPs, latency, throughput and peak memory of a segmentor.
+
+The timed call is the tensor-mode forward (image + sentence -> mask logits
+at the head's resolution), as the CRIS reference's latency script times it;
+tokenisation is included, resizing the masks to the image is not. The model
+is prepared by :func:`mmrefseg.apis.init_model` (checkpoint or random
+weights) and the inference transforms chosen by the flags: BatchNorm folding
+(on unless ``--no-fuse-conv-bn``), ``--channels-last``, ``--compile``
+(inductor with ``freezing``), and ``--dtype`` (bf16 / fp16 autocast).
+
+Reported: parameters (of the model as built, before folding), FLOPs of one
+sample (mmengine's fvcore-style counter: one multiply-add counts as one
+FLOP), compile time, median / quartile latency over ``--iters`` timed calls
+after ``--warmup``, images per second, and peak memory during the timed
+calls (CUDA: ``max_memory_allocated`` above what the loaded model holds;
+CPU: the largest resident set, sampled every millisecond, above the one
+before the first call), and that of the first call (compilation included).
+
+Example::
+
+    python tools/analysis_tools/benchmark.py configs/cris/cris_r50_refcoco.py \\
+        --batch-size 1 --device cpu --dtype fp32 --num-threads 2
+"""
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from typing import Callable, List, Optional, Tuple
+
+import torch
+from mmengine.config import Config, DictAction
+from torch import nn
+
+SENTENCE = 'the man in the red shirt standing on the left'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Benchmark a referring segmentor')
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--checkpoint', help='checkpoint (default: random weights)')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument(
+        '--input-size', type=int, nargs=2, metavar=('H', 'W'),
+        help='network input size (default: the test pipeline\'s resize '
+        'scale)')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1')
+    parser.add_argument(
+        '--dtype', choices=['fp32', 'bf16', 'fp16'], default='fp32',
+        help='fp32, or autocast to bf16 / fp16 (default: fp32)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile backbone, neck, head, text '
+                        'encoder (inductor, freezing=True)')
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--no-fuse-conv-bn', action='store_true',
+                        help='keep BatchNorm layers separate')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--num-threads', type=int,
+                        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--no-flops', action='store_true',
+                        help='skip the FLOP count (it traces the model)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, xxx=yyy')
+    args = parser.parse_args(argv)
+    if args.batch_size < 1 or args.iters < 1 or args.warmup < 0:
+        parser.error('--batch-size and --iters must be >= 1, --warmup >= 0')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        parser.error(f'--device {args.device}: CUDA is not available')
+    return args
+
+
+def default_input_size(cfg: Config) -> Tuple[int, int]:
+    """(H, W) of the test pipeline's resize, else 416 x 416."""
+    try:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+    except AttributeError:
+        return 416, 416
+    for transform in pipeline:
+        scale = transform.get('scale')
+        if scale is not None:
+            if isinstance(scale, int):
+                return scale, scale
+            return int(scale[1]), int(scale[0])  # mmcv's scale is (w, h)
+    return 416, 416
+
+
+class FixedSentenceForward(nn.Module):
+    """The tensor-mode forward with fixed sentences: ``images -> logits``.
+
+    The FLOP counter traces a module called with tensors only; the segmentor
+    reads its sentences from data samples, so they are fixed here (their
+    token ids become constants of the trace).
+
+    Args:
+        model (nn.Module): A ``ReferSegmentor``.
+        texts (list[str]): One sentence per image of the batch.
+    """
+
+    def __init__(self, model: nn.Module, texts: List[str]):
+        super().__init__()
+        from mmseg.structures import SegDataSample
+        self.model = model
+        self.data_samples = [
+            SegDataSample(metainfo=dict(text=text)) for text in texts
+        ]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> mask logits (B, 1, h, w)."""
+        return self.model(images, self.data_samples, mode='tensor')
+
+
+def _sdpa_flop_jit(inputs, outputs) -> int:
+    """Multiply-adds of ``aten::scaled_dot_product_attention``: Q K^T and
+    the weighted sum of V, ``B * heads * Nq * Nk * (d_k + d_v)``."""
+    from mmengine.analysis.jit_handles import get_shape
+    query, key, value = (get_shape(v) for v in inputs[:3])
+    *batch, num_queries, dim_k = query
+    num_keys, dim_v = key[-2], value[-1]
+    batch_size = 1
+    for size in batch:
+        batch_size *= size
+    return batch_size * num_queries * num_keys * (dim_k + dim_v)
+
+
+def count_flops(model: nn.Module, height: int, width: int,
+                device) -> Optional[int]:
+    """FLOPs of one sample's forward (fvcore convention), or None."""
+    from mmengine.analysis import FlopAnalyzer
+    wrapper = FixedSentenceForward(model, [SENTENCE]).eval()
+    images = torch.randn(1, 3, height, width, device=device)
+    analyzer = FlopAnalyzer(wrapper, (images, ))
+    # mmengine has no handle for fused attention: without this, every
+    # attention product would be missing from the count.
+    analyzer.set_op_handle('aten::scaled_dot_product_attention',
+                           _sdpa_flop_jit)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    with torch.no_grad():
+        return int(analyzer.total())
+
+
+class PeakRSS:
+    """Samples the resident set size in a thread; ``peak`` - ``start``."""
+
+    def __init__(self, interval: float = 1e-3):
+        import psutil
+        self.process = psutil.Process(os.getpid())
+        self.interval = interval
+        self.start = self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def increase(self) -> int:
+        return self.peak - self.start
+
+
+def time_calls(run: Callable, iters: int, sync: Callable) -> List[float]:
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        run()
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmrefseg.apis import (inference_autocast, init_model,
+                               optimize_for_inference)
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    device = torch.device(args.device)
+    is_cuda = device.type == 'cuda'
+    model = init_model(
+        args.config,
+        args.checkpoint,
+        device=args.device,
+        cfg_options=args.cfg_options,
+        inference_cfg=dict(fuse_conv_bn=False))
+    height, width = args.input_size or default_input_size(model.cfg)
+    num_params = sum(p.numel() for p in model.parameters())
+    flops = None if args.no_flops else count_flops(model, height, width,
+                                                   device)
+
+    optimize_for_inference(
+        model,
+        fuse_conv_bn=not args.no_fuse_conv_bn,
+        channels_last=args.channels_last,
+        compile=args.compile)
+    autocast = None if args.dtype == 'fp32' else args.dtype
+    images = torch.randn(
+        args.batch_size, 3, height, width, device=device)
+    if args.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    forward = FixedSentenceForward(model, [SENTENCE] * args.batch_size)
+
+    def run():
+        with torch.inference_mode(), inference_autocast(device, autocast):
+            return forward(images)
+
+    sync = torch.cuda.synchronize if is_cuda else (lambda: None)
+    if is_cuda:
+        sync()
+        allocated = torch.cuda.memory_allocated(device)
+    else:
+        rss = PeakRSS().__enter__()
+    start = time.perf_counter()
+    run()
+    sync()
+    first_call = time.perf_counter() - start
+    if is_cuda:
+        first_peak = torch.cuda.max_memory_allocated(device) - allocated
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        first_peak = rss.increase
+    time_calls(run, max(args.warmup - 1, 0), sync)
+    times = time_calls(run, args.iters, sync)
+    if is_cuda:
+        peak_memory = torch.cuda.max_memory_allocated(device) - allocated
+        memory_kind = 'CUDA max_memory_allocated above the loaded model'
+    else:
+        rss.__exit__(None, None, None)
+        peak_memory = rss.peak - rss.start
+        memory_kind = 'CPU peak RSS above the loaded model'
+
+    median = statistics.median(times)
+    q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else \
+        (times[0], ) * 3
+    options = [
+        name for name, on in (('fuse_conv_bn', not args.no_fuse_conv_bn),
+                              ('channels_last', args.channels_last),
+                              ('compile', args.compile)) if on
+    ]
+    try:
+        load = ' '.join(f'{x:.2f}' for x in os.getloadavg())
+    except OSError:
+        load = 'n/a'
+    lines = [
+        ('config', args.config),
+        ('device', f'{device} ({torch.get_num_threads()} threads)'
+         if not is_cuda else torch.cuda.get_device_name(device)),
+        ('input', f'{args.batch_size} x 3 x {height} x {width}, '
+         f'{args.dtype}'),
+        ('inference transforms', ', '.join(options) or 'none'),
+        ('parameters', f'{num_params / 1e6:.2f} M'),
+        ('FLOPs (1 sample)', 'skipped' if flops is None else
+         f'{flops / 1e9:.2f} G'),
+        ('first call' + (' (compile)' if args.compile else ''),
+         f'{first_call:.2f} s'),
+        ('latency median', f'{median * 1e3:.1f} ms '
+         f'(q1 {q1 * 1e3:.1f}, q3 {q3 * 1e3:.1f}, {args.iters} iters)'),
+        ('throughput', f'{args.batch_size / median:.2f} images/s'),
+        ('peak memory', f'{peak_memory / 2**20:.1f} MiB ({memory_kind}; '
+         f'first call {first_peak / 2**20:.1f} MiB)'),
+        ('load average', load),
+    ]
+    width_key = max(len(key) for key, _ in lines)
+    for key, value in lines:
+        print(f'{key:<{width_key}}  {value}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

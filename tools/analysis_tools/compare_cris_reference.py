@@ -1,0 +1,284 @@
+"""Latency and outputs of mmrefseg's CRIS against the reference CRIS code.
+
+Both models are built in ONE process with the same (random) weights:
+
+1. the reference ``CRIS`` (``model/`` of a CRIS.pytorch checkout, imported
+   from ``--ref-repo``) on a random open_clip CLIP (``--arch``) saved as the
+   TorchScript archive its constructor reads; every constant parameter is
+   randomised and the BN statistics calibrated by two training-mode passes,
+   so that the comparison exercises every weight;
+2. mmrefseg's model from ``--config``, with the reference weights converted by
+   ``tools/model_converters/cris2mmrefseg.py`` (in memory, strict load), in
+   one or more *variants* (``--variants``):
+
+   ``eager``   no inference transform, ``torch.no_grad`` (as the reference);
+   ``infer``   ``torch.inference_mode``;
+   ``fuse``    ``infer`` + BatchNorm folded into the convolutions;
+   ``fold``    ``fuse`` + conv3x3 after 2x bilinear upsampling computed at
+               the low resolution (``BilinearUpsampleConv3x3``);
+   ``compile`` ``fold`` + ``torch.compile`` (inductor, ``freezing=True``);
+   ``channels_last`` ``fold`` + NHWC weights and input;
+   ``compile_nofold`` ``fuse`` + ``torch.compile``.
+
+Then every model runs on the same image and sentence, alternating one call
+each per round (the order reversed every other round, so that none always
+runs right after another), ``--iters`` rounds after ``--warmup``. Reported:
+median and quartiles per model, the ratio of each variant's median to the
+reference's, the largest absolute logit difference to the reference, compile
+time, and the load average before and after (the machine may be shared:
+compare ratios from one run, not absolute times across runs).
+
+Example::
+
+    python tools/analysis_tools/compare_cris_reference.py \\
+        --ref-repo /tmp/cris_ref --config configs/cris/cris_r50_refcoco.py \\
+        --variants eager,fuse,fold,compile --iters 20
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+_NOTHING = dict(fuse_conv_bn=False, fold_upsample_conv=False)
+_FOLDED = dict(fuse_conv_bn=True, fold_upsample_conv=True)
+#: variant -> optimize_for_inference arguments (None: untouched, no_grad)
+VARIANTS = dict(
+    eager=None,
+    infer=_NOTHING,
+    fuse=dict(_NOTHING, fuse_conv_bn=True),
+    fold=_FOLDED,
+    compile=dict(_FOLDED, compile=True),
+    channels_last=dict(_FOLDED, channels_last=True),
+    compile_nofold=dict(fuse_conv_bn=True, compile=True,
+                        fold_upsample_conv=False),
+)
+SENTENCE = 'the man in the red shirt standing on the left'
+CALIBRATION_SENTENCES = ('small white dog next to the bench',
+                         'second car from the right', 'a tall lamp post')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Latency and logits of mmrefseg CRIS vs the reference')
+    parser.add_argument(
+        '--ref-repo', default='/tmp/cris_ref',
+        help='CRIS.pytorch checkout (its model/ package is imported)')
+    parser.add_argument(
+        '--config', default='configs/cris/cris_r50_refcoco.py',
+        help='mmrefseg config of the same model')
+    parser.add_argument('--arch', default='RN50', choices=['RN50', 'RN101'])
+    parser.add_argument('--input-size', type=int, default=416)
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument(
+        '--variants', default='eager,fuse,fold,compile',
+        help=f'comma-separated variants of ours, from {tuple(VARIANTS)}')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--iters', type=int, default=15)
+    parser.add_argument(
+        '--num-threads', type=int, default=None,
+        help='torch intra-op threads (default: torch\'s choice)')
+    parser.add_argument('--tol', type=float, default=1e-4,
+                        help='largest |logit difference| allowed')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    args.variants = [v.strip() for v in args.variants.split(',') if v.strip()]
+    for variant in args.variants:
+        if variant not in VARIANTS:
+            parser.error(f'unknown variant {variant!r}; choose from '
+                         f'{tuple(VARIANTS)}')
+    return args
+
+
+def _load_average() -> str:
+    try:
+        return ' '.join(f'{x:.2f}' for x in os.getloadavg())
+    except OSError:
+        return 'n/a'
+
+
+def build_reference(args, word_len: int, calibration_images,
+                    calibration_ids, work_dir):
+    """The reference CRIS with random, calibrated weights (eval mode).
+
+    The BN statistics come from training-mode passes over distinct images
+    and sentences (identical samples would give BatchNorm1d a zero variance
+    and blow the activations up).
+    """
+    import open_clip
+    import verify_cris_conversion as verify
+
+    segmenter = verify.import_reference(args.ref_repo)
+    clip_path = osp.join(work_dir, f'{args.arch}.pt')
+    clip = open_clip.create_model(args.arch, pretrained=None)
+    verify.save_torchscript_archive(clip.state_dict(), clip_path)
+    del clip
+    reference = segmenter.CRIS(
+        verify.reference_config(args.arch, word_len, clip_path))
+    generator = torch.Generator().manual_seed(args.seed)
+    verify.randomise_constant_parameters(reference, generator)
+    calibrate_batchnorm(reference, calibration_images, calibration_ids)
+    return reference.eval()
+
+
+@torch.no_grad()
+def calibrate_batchnorm(model, images, token_ids, steps: int = 2) -> None:
+    """Running BN statistics of training-mode passes (cumulative mean)."""
+    norms = [
+        m for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    model.train()
+    masks = torch.zeros(images.shape[0], 1, images.shape[2] // 4,
+                        images.shape[3] // 4)
+    for step in range(steps):
+        model(images + 0.1 * step, token_ids, masks)
+    for norm in norms:
+        norm.momentum = 0.1
+    model.eval()
+
+
+def build_ours(config, reference):
+    """mmrefseg's model with the reference weights converted onto it."""
+    import cris2mmrefseg
+    from mmengine.config import Config
+
+    from mmrefseg.registry import MODELS
+    model = MODELS.build(Config.fromfile(config).model)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    source = {'module.' + k: v for k, v in reference.state_dict().items()}
+    state_dict, report = cris2mmrefseg.convert_state_dict(source, shapes)
+    if not report.complete:
+        raise RuntimeError('conversion incomplete:\n' +
+                           '\n'.join(report.lines()))
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval()
+
+
+def make_variant(name, base, images, samples):
+    """(callable returning logits, seconds spent preparing it)."""
+    from mmrefseg.apis import optimize_for_inference
+    model = copy.deepcopy(base)
+    start = time.perf_counter()
+    inputs = images
+    options = VARIANTS[name]
+    if options is not None:
+        optimize_for_inference(model, **options)
+    if name == 'channels_last':
+        inputs = images.contiguous(memory_format=torch.channels_last)
+    context = torch.no_grad if name == 'eager' else torch.inference_mode
+
+    def run():
+        with context():
+            return model(inputs, samples, mode='tensor')
+
+    if name == 'compile':
+        run()  # the compilation happens on the first call
+    return run, time.perf_counter() - start
+
+
+def alternate(runners: dict, warmup: int, iters: int) -> dict:
+    """Round-robin timing; returns name -> list of seconds."""
+    names = list(runners)
+    times = {name: [] for name in names}
+    for round_index in range(warmup + iters):
+        order = names if round_index % 2 == 0 else names[::-1]
+        for name in order:
+            start = time.perf_counter()
+            runners[name]()
+            elapsed = time.perf_counter() - start
+            if round_index >= warmup:
+                times[name].append(elapsed)
+    return times
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(
+        0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                    'model_converters'))
+    from mmengine.config import Config
+    from mmseg.structures import SegDataSample
+
+    from mmrefseg.utils import register_all_modules
+    register_all_modules()
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    torch.manual_seed(args.seed)
+    word_len = Config.fromfile(args.config).model.text_encoder.context_length
+
+    size = args.input_size
+    generator = torch.Generator().manual_seed(args.seed)
+    images = torch.randn(args.batch_size, 3, size, size, generator=generator)
+    texts = [SENTENCE] * args.batch_size
+    samples = [
+        SegDataSample(metainfo=dict(
+            text=text, img_shape=(size, size), ori_shape=(size, size)))
+        for text in texts
+    ]
+
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'input {args.batch_size}x3x{size}x{size}, fp32')
+    print(f'load average before: {_load_average()}')
+    with tempfile.TemporaryDirectory() as work_dir:
+        from mmrefseg.registry import MODELS
+        tokenizer = MODELS.build(
+            Config.fromfile(args.config).model.text_encoder)
+        token_ids = tokenizer.tokenize(texts)
+        calibration_ids = tokenizer.tokenize(CALIBRATION_SENTENCES)
+        del tokenizer
+        calibration_images = torch.randn(
+            len(CALIBRATION_SENTENCES), 3, size, size, generator=generator)
+        reference = build_reference(args, word_len, calibration_images,
+                                    calibration_ids, work_dir)
+    base = build_ours(args.config, reference)
+    print(f'parameters: reference '
+          f'{sum(p.numel() for p in reference.parameters()) / 1e6:.2f} M, '
+          f'ours {sum(p.numel() for p in base.parameters()) / 1e6:.2f} M')
+
+    def run_reference():
+        with torch.no_grad():
+            return reference(images, token_ids)
+
+    runners = {'reference': run_reference}
+    with torch.no_grad():
+        ref_logits = run_reference()
+    diffs = {}
+    for name in args.variants:
+        runner, prepare = make_variant(name, base, images, samples)
+        runners[name] = runner
+        diffs[name] = (runner().float() - ref_logits).abs().max().item()
+        print(f'{name}: prepared in {prepare:.1f} s, max |logit diff| '
+              f'{diffs[name]:.2e}')
+    del base
+
+    times = alternate(runners, args.warmup, args.iters)
+    print(f'load average after: {_load_average()}')
+    ref_median = statistics.median(times['reference'])
+    print(f'\n{"model":<14}{"median ms":>10}{"q1 ms":>9}{"q3 ms":>9}'
+          f'{"vs ref":>8}{"max|diff|":>11}')
+    ok = True
+    for name, values in times.items():
+        q1, median, q3 = statistics.quantiles(values, n=4) \
+            if len(values) > 1 else (values[0], ) * 3
+        diff = diffs.get(name)
+        ok &= diff is None or diff <= args.tol
+        print(f'{name:<14}{median * 1e3:>10.1f}{q1 * 1e3:>9.1f}'
+              f'{q3 * 1e3:>9.1f}{median / ref_median:>8.3f}'
+              f'{"" if diff is None else f"{diff:.2e}":>11}')
+    print(f'max |logit| of the reference: '
+          f'{ref_logits.abs().max().item():.3e}; tolerance {args.tol:.0e}: '
+          f'{"PASS" if ok else "FAIL"}')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
