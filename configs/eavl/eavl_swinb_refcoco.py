@@ -7,14 +7,14 @@ _base_ = [
 ]
 img_scale = (480, 480)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferImage'),
     dict(type='LoadReferMask'),
     dict(type='SampleSentence'),
     dict(type='ReferResize', scale=img_scale, interpolation='bilinear'),
     dict(type='PackReferInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferImage'),
     dict(type='ReferResize', scale=img_scale, interpolation='bilinear'),
     dict(type='LoadReferMask'),
     dict(type='PackReferInputs'),

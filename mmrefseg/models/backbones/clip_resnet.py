@@ -165,7 +165,9 @@ class CLIPResNet(BaseModule):
         global_feat = pooled[:, 0] if self.with_global else None
         dense = pooled[:, -height * width:].transpose(1, 2).reshape(
             batch, -1, height, width)
-        return F.relu(dense + residual), global_feat
+        # Contiguous (not channels-last) as the reference's C5: the layout
+        # picks the neck's convolution algorithm, hence its rounding.
+        return F.relu(dense + residual).contiguous(), global_feat
 
     def _positional_embedding(self, height: int,
                               width: int) -> Tuple[Tensor, Tensor]:

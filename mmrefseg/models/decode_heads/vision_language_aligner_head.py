@@ -10,7 +10,7 @@ from ..layers.dynamic_conv import DynamicConv2d
 from ..layers.mask_feature_upsampler import MaskFeatureUpsampler
 from ..layers.positional_encoding import (sinusoidal_position_1d,
                                           sinusoidal_position_2d)
-from ..layers.vl_transformer_decoder import (SDPAMultiheadAttention,
+from ..layers.vl_transformer_decoder import (VLMultiheadAttention,
                                              VLTransformerDecoder)
 from .base_refer_head import BaseReferHead
 
@@ -95,6 +95,9 @@ class VisionLanguageAlignerHead(BaseReferHead):
             8.
         feedforward_channels (int): Decoder FFN width. Defaults to 2048.
         dropout (float): Decoder dropout. Defaults to 0.1.
+        fused_attention (bool): ``F.scaled_dot_product_attention`` in the
+            decoder and the estimator (no reference rounding to match here).
+            Defaults to True.
         mask_channels (int): C_k of the mask features. Defaults to 256.
         kernel_size (int): K of the mask kernels. Defaults to 3.
         num_upsamples (int): 2x upsamplings from F_c to F_c'. Defaults to 2.
@@ -119,6 +122,7 @@ class VisionLanguageAlignerHead(BaseReferHead):
                  num_heads: int = 8,
                  feedforward_channels: int = 2048,
                  dropout: float = 0.1,
+                 fused_attention: bool = True,
                  mask_channels: int = 256,
                  kernel_size: int = 3,
                  num_upsamples: int = 2,
@@ -154,7 +158,8 @@ class VisionLanguageAlignerHead(BaseReferHead):
             embed_dims=in_channels,
             num_heads=num_heads,
             feedforward_channels=feedforward_channels,
-            dropout=dropout)
+            dropout=dropout,
+            fused_attention=fused_attention)
         self.mask_upsampler = MaskFeatureUpsampler(
             in_channels,
             mask_channels,
@@ -172,8 +177,8 @@ class VisionLanguageAlignerHead(BaseReferHead):
             self.static_conv = nn.Conv2d(
                 mask_channels, 1, kernel_size, padding=kernel_size // 2)
         if self.use_estimator:
-            self.estimator_attn = SDPAMultiheadAttention(
-                in_channels, num_heads)
+            self.estimator_attn = VLMultiheadAttention(
+                in_channels, num_heads, fused=fused_attention)
             self.estimator_score = nn.Linear(in_channels, 1)
 
     def _memory(self, queries: Optional[Tensor],

@@ -6,7 +6,7 @@ from .positional_encoding import (sinusoidal_position_1d,
                                   sinusoidal_position_2d)
 from .text_pixel_projector import REFERENCE_PROJ_RENAMES, TextPixelProjector
 from .upsample_conv import BilinearUpsampleConv3x3
-from .vl_transformer_decoder import (SDPAMultiheadAttention,
+from .vl_transformer_decoder import (VLMultiheadAttention,
                                      VLTransformerDecoder,
                                      VLTransformerDecoderLayer)
 
@@ -14,7 +14,7 @@ __all__ = [
     'CoordConvModule', 'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
     'MaskFeatureUpsampler', 'sinusoidal_position_1d',
     'sinusoidal_position_2d', 'TextPixelProjector', 'REFERENCE_PROJ_RENAMES',
-    'SDPAMultiheadAttention', 'VLTransformerDecoder',
+    'VLMultiheadAttention', 'VLTransformerDecoder',
     'VLTransformerDecoderLayer', 'MultiQueryGenerator',
     'BilinearUpsampleConv3x3'
 ]

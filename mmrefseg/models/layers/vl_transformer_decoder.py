@@ -1,4 +1,4 @@
-"""The CRIS vision-language transformer decoder, batch first, on SDPA.
+"""The CRIS vision-language transformer decoder.
 
 Pixels attend to themselves, then to a memory sequence (CRIS: the words;
 EAVL: its generated queries, the words, or both), then pass an FFN. Every
@@ -8,10 +8,22 @@ sum (``self_attn_norm``, ``cross_attn_norm``, and the ``LayerNorm`` inside
 
 The attention modules keep ``nn.MultiheadAttention``'s parameter layout
 (``in_proj_weight`` (3C, C), ``in_proj_bias`` (3C), ``out_proj``) and the layer
-keeps the reference names, so reference weights load unchanged, while the
-computation goes through ``F.scaled_dot_product_attention`` (fused kernels,
-no attention-weight tensor materialised).
+keeps the reference names, so reference weights load unchanged.
+
+By default the arithmetic follows the CRIS reference op for op, so that converted
+checkpoints reproduce its fp32 logits within 1e-4: the layers run sequence
+first, as the reference does, so every matrix product sees the same rows in
+the same memory order, and attention is computed in the order of torch's
+``nn.MultiheadAttention`` with attention weights requested (scaled q, one
+batched product with k, softmax, one batched product with v). The logits
+amplify the decoder's rounding about a hundredfold (the projector sums 512
+channels weighted by sentence-dependent kernels), so a fused
+``F.scaled_dot_product_attention``, whose online softmax rounds differently,
+alone moves them by ~2e-4. ``fused_attention=True`` takes that fused path
+instead (faster, especially for the 676 x 676 self-attention, and what EAVL,
+which has no reference to match, uses by default).
 """
+import math
 from typing import Optional
 
 import torch
@@ -21,7 +33,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 __all__ = [
-    'SDPAMultiheadAttention', 'VLTransformerDecoderLayer',
+    'VLMultiheadAttention', 'VLTransformerDecoderLayer',
     'VLTransformerDecoder'
 ]
 
@@ -30,17 +42,40 @@ def _with_pos(x: Tensor, pos: Optional[Tensor]) -> Tensor:
     return x if pos is None else x + pos.to(x.dtype)
 
 
-class SDPAMultiheadAttention(nn.Module):
+def _seq_first_pos(pos: Optional[Tensor]) -> Optional[Tensor]:
+    """(L, C) or (B, L, C) positions -> broadcastable to (L, B, C)."""
+    if pos is None:
+        return None
+    return pos.unsqueeze(1) if pos.dim() == 2 else pos.transpose(0, 1)
+
+
+class VLMultiheadAttention(nn.Module):
     """Multi-head attention with ``nn.MultiheadAttention``'s parameters.
+
+    By default the computation is the one of ``nn.MultiheadAttention`` with
+    ``need_weights=True`` (see the module docstring for why): separate q, k,
+    v projections of sequence-first inputs, ``q / sqrt(head_dim)``,
+    ``baddbmm`` with the padding mask, softmax, ``bmm`` with v. With
+    ``fused=True`` the attention itself is one
+    ``F.scaled_dot_product_attention`` call (same result up to rounding).
 
     Args:
         embed_dims (int): Channels C of queries, keys and values.
         num_heads (int): Number of heads; must divide ``embed_dims``.
         dropout (float): Dropout on the attention weights, applied in
             training only. Defaults to 0.0.
+        batch_first (bool): Inputs and output are (B, L, C); False gives
+            (L, B, C), the layout the computation runs in. Defaults to True.
+        fused (bool): Use ``F.scaled_dot_product_attention``. Defaults to
+            False.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, dropout: float = 0.0):
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 dropout: float = 0.0,
+                 batch_first: bool = True,
+                 fused: bool = False):
         super().__init__()
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by '
@@ -48,6 +83,8 @@ class SDPAMultiheadAttention(nn.Module):
         self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.dropout = dropout
+        self.batch_first = batch_first
+        self.fused = fused
         self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dims,
                                                        embed_dims))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dims))
@@ -61,8 +98,9 @@ class SDPAMultiheadAttention(nn.Module):
         nn.init.zeros_(self.out_proj.bias)
 
     def _split_heads(self, x: Tensor) -> Tensor:
-        batch, length, _ = x.shape
-        return x.view(batch, length, self.num_heads, -1).transpose(1, 2)
+        """(L, B, C) -> (B * heads, L, C / heads)."""
+        length, batch, _ = x.shape
+        return x.view(length, batch * self.num_heads, -1).transpose(0, 1)
 
     def forward(self,
                 query: Tensor,
@@ -72,39 +110,62 @@ class SDPAMultiheadAttention(nn.Module):
         """Attends ``query`` to ``key``/``value``.
 
         Args:
-            query (Tensor): (B, Nq, C).
-            key (Tensor): (B, Nk, C).
-            value (Tensor): (B, Nk, C).
+            query (Tensor): (B, Nq, C), or (Nq, B, C) if not ``batch_first``.
+            key (Tensor): (B, Nk, C), or (Nk, B, C).
+            value (Tensor): (B, Nk, C), or (Nk, B, C).
             key_padding_mask (Tensor, optional): (B, Nk) bool, True where a
                 key is padding and must receive no attention. Defaults to
                 None.
 
         Returns:
-            Tensor: (B, Nq, C).
+            Tensor: (B, Nq, C), or (Nq, B, C) if not ``batch_first``.
         """
+        if self.batch_first:
+            query, key, value = (x.transpose(0, 1)
+                                 for x in (query, key, value))
         dims = self.embed_dims
+        length, batch, _ = query.shape
         weight, bias = self.in_proj_weight, self.in_proj_bias
-        if query is key:
-            q, k = F.linear(query, weight[:2 * dims],
-                            bias[:2 * dims]).chunk(2, dim=-1)
-        else:
-            q = F.linear(query, weight[:dims], bias[:dims])
-            k = F.linear(key, weight[dims:2 * dims], bias[dims:2 * dims])
+        q = F.linear(query, weight[:dims], bias[:dims])
+        k = F.linear(key, weight[dims:2 * dims], bias[dims:2 * dims])
         v = F.linear(value, weight[2 * dims:], bias[2 * dims:])
+        q, k, v = self._split_heads(q), self._split_heads(k), \
+            self._split_heads(v)
 
-        attn_mask = None
-        if key_padding_mask is not None:
-            # SDPA's boolean mask marks the keys that MAY be attended.
-            attn_mask = ~key_padding_mask.bool()[:, None, None, :]
-        out = F.scaled_dot_product_attention(
-            self._split_heads(q),
-            self._split_heads(k),
-            self._split_heads(v),
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0)
-        batch, _, length, _ = out.shape
-        out = out.transpose(1, 2).reshape(batch, length, dims)
-        return self.out_proj(out)
+        dropout = self.dropout if self.training else 0.0
+        if self.fused:
+            keep_mask = None
+            if key_padding_mask is not None:
+                keep_mask = ~key_padding_mask.bool()[:, None, None, :].expand(
+                    -1, self.num_heads, -1, -1).reshape(
+                        batch * self.num_heads, 1, -1)
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=keep_mask, dropout_p=dropout)
+            return self._merge_heads(out, length, batch)
+
+        q = q * math.sqrt(1.0 / q.shape[-1])
+        if key_padding_mask is None:
+            weights = torch.bmm(q, k.transpose(1, 2))
+        else:
+            bias_mask = torch.zeros(
+                key_padding_mask.shape, dtype=q.dtype,
+                device=q.device).masked_fill_(key_padding_mask.bool(),
+                                              float('-inf'))
+            bias_mask = bias_mask[:, None, None, :].expand(
+                -1, self.num_heads, -1, -1).reshape(batch * self.num_heads,
+                                                    1, -1)
+            weights = torch.baddbmm(bias_mask, q, k.transpose(1, 2))
+        weights = weights.softmax(dim=-1)
+        if dropout > 0:
+            weights = F.dropout(weights, p=dropout)
+        return self._merge_heads(torch.bmm(weights, v), length, batch)
+
+    def _merge_heads(self, out: Tensor, length: int, batch: int) -> Tensor:
+        """(B * heads, L, C / heads) -> output projection, input layout."""
+        dims = self.embed_dims
+        out = out.transpose(0, 1).reshape(length * batch, dims)
+        out = self.out_proj(out).view(length, batch, dims)
+        return out.transpose(0, 1) if self.batch_first else out
 
 
 class VLTransformerDecoderLayer(nn.Module):
@@ -120,20 +181,23 @@ class VLTransformerDecoderLayer(nn.Module):
         feedforward_channels (int): FFN hidden channels. Defaults to 2048.
         dropout (float): Dropout on attention weights, in the FFN and on each
             residual branch. Defaults to 0.1.
+        fused_attention (bool): See :class:`VLMultiheadAttention`
+            ``fused``. Defaults to False.
     """
 
     def __init__(self,
                  embed_dims: int = 512,
                  num_heads: int = 8,
                  feedforward_channels: int = 2048,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1,
+                 fused_attention: bool = False):
         super().__init__()
         self.self_attn_norm = nn.LayerNorm(embed_dims)
         self.cross_attn_norm = nn.LayerNorm(embed_dims)
-        self.self_attn = SDPAMultiheadAttention(embed_dims, num_heads,
-                                                dropout)
-        self.multihead_attn = SDPAMultiheadAttention(embed_dims, num_heads,
-                                                     dropout)
+        self.self_attn = VLMultiheadAttention(
+            embed_dims, num_heads, dropout, False, fused_attention)
+        self.multihead_attn = VLMultiheadAttention(
+            embed_dims, num_heads, dropout, False, fused_attention)
         self.ffn = nn.Sequential(
             nn.Linear(embed_dims, feedforward_channels), nn.ReLU(inplace=True),
             nn.Dropout(dropout), nn.LayerNorm(feedforward_channels),
@@ -167,6 +231,12 @@ class VLTransformerDecoderLayer(nn.Module):
         Returns:
             Tensor: (B, N, C).
         """
+        # Sequence first inside (transposed views, no copies): a stack of
+        # layers keeps the reference's memory layout from end to end.
+        query, memory = query.transpose(0, 1), memory.transpose(0, 1)
+        query_pos = _seq_first_pos(query_pos)
+        memory_pos = _seq_first_pos(memory_pos)
+
         x = self.norm1(query)
         q = _with_pos(x, query_pos)
         x = self.self_attn(q, q, x)
@@ -180,7 +250,8 @@ class VLTransformerDecoderLayer(nn.Module):
             key_padding_mask=memory_padding_mask)
         query = query + self.dropout2(self.cross_attn_norm(x))
 
-        return query + self.dropout3(self.ffn(self.norm3(query)))
+        query = query + self.dropout3(self.ffn(self.norm3(query)))
+        return query.transpose(0, 1)
 
 
 class VLTransformerDecoder(BaseModule):
@@ -192,6 +263,8 @@ class VLTransformerDecoder(BaseModule):
         num_heads (int): Attention heads. Defaults to 8.
         feedforward_channels (int): FFN hidden channels. Defaults to 2048.
         dropout (float): Dropout probability. Defaults to 0.1.
+        fused_attention (bool): ``F.scaled_dot_product_attention`` instead
+            of the reference's op order. Defaults to False.
         init_cfg (dict, optional): Defaults to None.
     """
 
@@ -201,12 +274,14 @@ class VLTransformerDecoder(BaseModule):
                  num_heads: int = 8,
                  feedforward_channels: int = 2048,
                  dropout: float = 0.1,
+                 fused_attention: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.embed_dims = embed_dims
         self.layers = nn.ModuleList([
             VLTransformerDecoderLayer(embed_dims, num_heads,
-                                      feedforward_channels, dropout)
+                                      feedforward_channels, dropout,
+                                      fused_attention)
             for _ in range(num_layers)
         ])
         self.norm = nn.LayerNorm(embed_dims)
@@ -241,4 +316,6 @@ class VLTransformerDecoder(BaseModule):
         for layer in self.layers:
             query = layer(query, memory, query_pos, memory_pos,
                           memory_padding_mask)
-        return self.norm(query)
+        # Normalised sequence first, the output keeps the reference's memory
+        # layout, which decides the convolution algorithm of the next stage.
+        return self.norm(query.transpose(0, 1)).transpose(0, 1)

@@ -80,6 +80,14 @@ class CLIPTextEncoder(BaseModule):
             output_dim=embed_dim,
             act_layer=QuickGELU if quick_gelu else nn.GELU,
             output_tokens=True)
+        # Run the blocks sequence first, open_clip's (L, B, C) mode and the
+        # layout of the CRIS reference's CLIP: the same matrix products on
+        # the same memory layout, so converted checkpoints reproduce the
+        # reference's fp32 features bit for bit (batch first, they differ in
+        # the last bits, which the CRIS logits amplify beyond 1e-4).
+        self.text.transformer.batch_first = False
+        for block in self.text.transformer.resblocks:
+            block.attn.batch_first = False
         self.context_length = context_length
         self.pretrained = pretrained
 

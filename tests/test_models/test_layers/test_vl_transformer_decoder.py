@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmrefseg.models.layers import (SDPAMultiheadAttention,
+from mmrefseg.models.layers import (VLMultiheadAttention,
                                     VLTransformerDecoder,
                                     VLTransformerDecoderLayer)
 
@@ -66,9 +66,12 @@ def test_parameter_layout_is_the_reference_layout():
     assert layer.self_attn.in_proj_weight.shape == (3 * C, C)
 
 
-def test_sdpa_layer_equals_multihead_attention_reference():
+@pytest.mark.parametrize('fused', [False, True])
+def test_layer_equals_multihead_attention_reference(fused):
     torch.manual_seed(0)
-    layer = _randomise(VLTransformerDecoderLayer(C, HEADS, FFN)).eval()
+    layer = _randomise(
+        VLTransformerDecoderLayer(C, HEADS, FFN,
+                                  fused_attention=fused)).eval()
     vis, txt, vis_pos, txt_pos, pad_mask = _inputs()
     with torch.no_grad():
         ours = layer(vis, txt, vis_pos, txt_pos, pad_mask)
@@ -78,8 +81,11 @@ def test_sdpa_layer_equals_multihead_attention_reference():
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
 
 
-def test_padding_words_get_no_attention():
-    layer = _randomise(VLTransformerDecoderLayer(C, HEADS, FFN)).eval()
+@pytest.mark.parametrize('fused', [False, True])
+def test_padding_words_get_no_attention(fused):
+    layer = _randomise(
+        VLTransformerDecoderLayer(C, HEADS, FFN,
+                                  fused_attention=fused)).eval()
     vis, txt, vis_pos, txt_pos, pad_mask = _inputs()
     changed = txt.clone()
     changed[pad_mask] = torch.randn(int(pad_mask.sum()), C) * 10
@@ -97,8 +103,10 @@ def test_padding_words_get_no_attention():
             layer(vis, changed, vis_pos, txt_pos))
 
 
-def test_dropout_only_in_training():
-    layer = VLTransformerDecoderLayer(C, HEADS, FFN, dropout=0.5)
+@pytest.mark.parametrize('fused', [False, True])
+def test_dropout_only_in_training(fused):
+    layer = VLTransformerDecoderLayer(
+        C, HEADS, FFN, dropout=0.5, fused_attention=fused)
     vis, txt, vis_pos, txt_pos, pad_mask = _inputs()
     layer.eval()
     with torch.no_grad():
@@ -111,7 +119,7 @@ def test_dropout_only_in_training():
 
 
 def test_attention_accepts_any_memory_and_batched_positions():
-    attn = SDPAMultiheadAttention(C, HEADS).eval()
+    attn = VLMultiheadAttention(C, HEADS).eval()
     query, memory = torch.randn(2, 7, C), torch.randn(2, 3, C)
     assert attn(query, memory, memory).shape == (2, 7, C)
     layer = VLTransformerDecoderLayer(C, HEADS, FFN).eval()
@@ -119,7 +127,7 @@ def test_attention_accepts_any_memory_and_batched_positions():
     out = layer(query, memory, per_sample_pos, None, None)
     assert out.shape == (2, 7, C)
     with pytest.raises(ValueError, match='not divisible'):
-        SDPAMultiheadAttention(30, 4)
+        VLMultiheadAttention(30, 4)
 
 
 def test_decoder_stack_applies_layers_then_final_norm():
