@@ -1,6 +1,7 @@
 # The tiny CRIS with EAVL's Vision-Language Aligner in place of its projector
 # (as configs/cris/cris-aligner_r101_refcoco.py), on the generated data.
 _base_ = './cris_tiny_refer-toy.py'
+img_size = 128  # as the base config's img_size
 model = dict(
     backbone=dict(with_global=True),
     decode_head=dict(
@@ -12,7 +13,7 @@ model = dict(
                 type='FusionNeck',
                 in_channels=(128, 256, 128),
                 out_channels=(32, 64, 128)),
-            feat_size=128 // 16,
+            feat_size=img_size // 16,
             num_queries=8,
             neck_channels=64,
             reduce_channels=(32, 16),

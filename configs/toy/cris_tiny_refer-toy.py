@@ -8,13 +8,14 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/cris_50e.py'
 ]
 text_width = 64
+img_size = 128  # as img_scale of _base_/datasets/refer_toy.py
 model = dict(
     backbone=dict(
         layers=(1, 1, 1, 1),
         width=16,
         output_dim=128,
         heads=4,
-        image_size=128,
+        image_size=img_size,
         pretrained=None),
     text_encoder=dict(
         context_length=12,

@@ -56,3 +56,7 @@ model = dict(
         loss_decode=dict(type='TextPixelContrastiveLoss', loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(threshold=0.35, upsample_mode='bicubic'))
+# Pr@X: the CRIS reference counts a sentence when IoU > X (strict); mmrefseg
+# keeps ReferMetric's default IoU >= X for every method. The two differ only
+# for IoUs exactly at a threshold; to reproduce the reference's counting set
+#   val_evaluator = dict(type='ReferMetric', strict_threshold=True)
