@@ -1,11 +1,13 @@
 from .inference import (ReferInferencePipeline, ReferPrediction,
                         check_sentences, inference_model, init_model)
-from .optimize import (DEFAULT_INFERENCE_CFG, inference_autocast,
-                       merge_inference_cfg, optimize_for_inference)
+from .optimize import (DEFAULT_INFERENCE_CFG, fold_upsample_convs,
+                       inference_autocast, merge_inference_cfg,
+                       optimize_for_inference)
 from .refer_inferencer import ReferInferencer
 
 __all__ = [
     'init_model', 'inference_model', 'check_sentences', 'ReferPrediction',
     'ReferInferencePipeline', 'ReferInferencer', 'DEFAULT_INFERENCE_CFG',
-    'merge_inference_cfg', 'optimize_for_inference', 'inference_autocast'
+    'merge_inference_cfg', 'optimize_for_inference', 'inference_autocast',
+    'fold_upsample_convs'
 ]

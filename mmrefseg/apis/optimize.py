@@ -10,6 +10,11 @@
   computed at the low resolution with a quarter of the multiply-adds
   (:class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`; CRIS's
   projector). Exact up to float rounding.
+* ``fused_attention``: the CRIS decoder's attention through
+  ``F.scaled_dot_product_attention`` instead of the reference's op order
+  (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Off by
+  default: its online softmax rounds differently (CRIS-R50 logits move by
+  ~2e-4 at |logits| ~35-75, no mask pixel changes).
 * ``channels_last``: 4-D weights in NHWC memory order. Measured slower for
   CRIS on AVX2 CPUs (oneDNN reorders at every op), so off by default.
 * ``compile``: ``torch.compile`` of the tensor parts (backbone, neck, head
@@ -36,6 +41,7 @@ from mmcv.cnn import fuse_conv_bn as _mmcv_fuse_conv_bn
 from torch import nn
 
 from mmrefseg.models.layers.upsample_conv import BilinearUpsampleConv3x3
+from mmrefseg.models.layers.vl_transformer_decoder import VLMultiheadAttention
 
 __all__ = [
     'DEFAULT_INFERENCE_CFG', 'AUTOCAST_DTYPES', 'merge_inference_cfg',
@@ -47,6 +53,7 @@ __all__ = [
 DEFAULT_INFERENCE_CFG = dict(
     fuse_conv_bn=True,
     fold_upsample_conv=True,
+    fused_attention=False,
     channels_last=False,
     compile=False,
     compile_cfg=dict(backend='inductor', dynamic=False, freezing=True),
@@ -179,6 +186,7 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
 def optimize_for_inference(model: nn.Module,
                            fuse_conv_bn: bool = True,
                            fold_upsample_conv: bool = True,
+                           fused_attention: bool = False,
                            channels_last: bool = False,
                            compile: bool = False,
                            compile_cfg: Optional[dict] = None,
@@ -193,6 +201,8 @@ def optimize_for_inference(model: nn.Module,
             Defaults to True.
         fold_upsample_conv (bool): Compute conv3x3 after a bilinear 2x
             upsampling at the low resolution. Defaults to True.
+        fused_attention (bool): Switch every ``VLMultiheadAttention`` to
+            ``F.scaled_dot_product_attention``. Defaults to False.
         channels_last (bool): NHWC weights. Defaults to False.
         compile (bool): ``torch.compile`` the tensor parts. Defaults to False.
         compile_cfg (dict, optional): Arguments of ``torch.compile``
@@ -209,6 +219,10 @@ def optimize_for_inference(model: nn.Module,
         _mmcv_fuse_conv_bn(model)
     if fold_upsample_conv:
         fold_upsample_convs(model)
+    if fused_attention:
+        for module in model.modules():
+            if isinstance(module, VLMultiheadAttention):
+                module.fused = True
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if compile:

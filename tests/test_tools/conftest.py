@@ -21,10 +21,10 @@ letterbox = dict(type='LetterboxResize', scale=img_scale,
                  pad_val=(104.0937, 116.7460, 122.7709),
                  interpolation='bicubic')
 train_pipeline = [
-    dict(type='LoadImageFromFile'), dict(type='LoadReferMask'),
+    dict(type='LoadReferImage'), dict(type='LoadReferMask'),
     dict(type='SampleSentence'), letterbox, dict(type='PackReferInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'), letterbox, dict(type='LoadReferMask'),
+    dict(type='LoadReferImage'), letterbox, dict(type='LoadReferMask'),
     dict(type='PackReferInputs')]
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,

@@ -140,7 +140,13 @@ def test_eavl_recipe():
         assert aligner[key] == cris[key]
 
 
-FULL_CONFIGS = [c for c in TRAIN_CONFIGS if c not in TINY_CONFIGS]
+ABLATION_CONFIGS = [c for c in TRAIN_CONFIGS if '/ablations/' in c]
+# The ablations differ from their base by one switch of the head or neck:
+# test_ablation_switches builds those parts alone.
+FULL_CONFIGS = [
+    c for c in TRAIN_CONFIGS
+    if c not in TINY_CONFIGS and c not in ABLATION_CONFIGS
+]
 
 
 def buildable(cfg):
@@ -178,3 +184,29 @@ def test_full_config_builds(config):
         generator = model.decode_head.query_generator
         # MultiQueryGenerator's dense features never see the sentence.
         assert generator.neck.use_sentence is False
+
+
+@pytest.mark.parametrize('config', ABLATION_CONFIGS)
+def test_ablation_switches(config):
+    """Each ablation keeps the paper's protocol (RefCOCO+, 25 epochs) and its
+    switch reaches the paper-size head and neck it changes."""
+    cfg = load(config)
+    assert cfg.train_cfg.max_epochs == 25
+    assert cfg.param_scheduler[0].end == 25
+    assert cfg.train_dataloader.dataset.dataset == 'refcoco+'
+    with torch.device('meta'):
+        head = MODELS.build(cfg.model.decode_head)
+        neck = MODELS.build(cfg.model.neck)
+    name = osp.basename(config)
+    num_queries = head.query_generator.reduce[-1].out_channels
+    expected_queries = 24
+    if '_nq' in name:
+        expected_queries = int(name.split('_nq')[1].split('_')[0])
+    assert num_queries == expected_queries
+    assert hasattr(head, 'estimator_score') == ('no-estimator' not in name
+                                                and 'fixed-kernel' not in name)
+    assert head.kernel_source == ('sentence'
+                                  if 'fixed-kernel' in name else 'queries')
+    assert hasattr(head.query_generator,
+                   'word_gate') == ('no-global-vision' not in name)
+    assert hasattr(neck, 'txt_proj') == ('no-global-text' not in name)

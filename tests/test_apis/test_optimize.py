@@ -1,0 +1,139 @@
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.structures import SegDataSample
+from torch import nn
+
+from mmrefseg.apis import (fold_upsample_convs, inference_autocast,
+                           merge_inference_cfg, optimize_for_inference)
+from mmrefseg.models.layers import (BilinearUpsampleConv3x3,
+                                    VLMultiheadAttention)
+
+TINY_CONFIG = 'configs/toy/cris_tiny_refer-toy.py'
+TEXTS = ['the red circle', 'blue square at the bottom', 'largest one']
+
+
+@pytest.fixture(scope='module')
+def tiny_model():
+    """The tiny CRIS with random weights and non-trivial BN statistics."""
+    from mmrefseg.registry import MODELS
+    from mmrefseg.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                shape = module.running_mean.shape
+                module.running_mean.normal_(0, 0.2, generator=generator)
+                module.running_var.uniform_(0.5, 2.0, generator=generator)
+                module.weight.copy_(1 + 0.2 * torch.randn(shape,
+                                                          generator=generator))
+                module.bias.copy_(0.2 * torch.randn(shape,
+                                                    generator=generator))
+    return model.eval()
+
+
+def _samples(texts):
+    return [SegDataSample(metainfo=dict(text=text)) for text in texts]
+
+
+def _logits(model, images, texts):
+    with torch.inference_mode():
+        return model(images, _samples(texts), mode='tensor')
+
+
+def test_inference_transforms_keep_the_outputs(tiny_model):
+    images = torch.randn(3, 3, 64, 96)
+    expected = _logits(tiny_model, images, TEXTS)
+    model = optimize_for_inference(copy.deepcopy(tiny_model))
+    # Every BN that follows a conv is folded away; the neck's norm_layer
+    # follows the sentence gating product, not a conv, and stays.
+    remaining = [
+        name for name, m in model.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        and not isinstance(m, nn.BatchNorm1d)
+    ]
+    assert remaining == ['neck.norm_layer.0']
+    # The projector's two upsample+conv pairs are folded.
+    assert sum(isinstance(m, BilinearUpsampleConv3x3)
+               for m in model.modules()) == 2
+    logits = _logits(model, images, TEXTS)
+    scale = expected.abs().max().item()
+    assert (logits - expected).abs().max().item() <= 1e-5 * max(1., scale)
+
+
+def test_fold_only_pairs_upsample_then_3x3_conv():
+    model = nn.Sequential(
+        nn.Upsample(scale_factor=2, mode='bilinear'),
+        nn.Conv2d(4, 4, 3, padding=1),  # folded
+        nn.Upsample(scale_factor=2, mode='nearest'),
+        nn.Conv2d(4, 4, 3, padding=1),  # nearest: kept
+        nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True),
+        nn.Conv2d(4, 4, 3, padding=1),  # align_corners: kept
+        nn.Upsample(scale_factor=2, mode='bilinear'),
+        nn.Conv2d(4, 4, 1))  # 1x1: kept
+    x = torch.randn(1, 4, 3, 3)
+    with torch.no_grad():
+        expected = model(x)
+        assert fold_upsample_convs(model) == 1
+        torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=1e-5)
+    assert isinstance(model[1], BilinearUpsampleConv3x3)
+    assert isinstance(model[0], nn.Identity)
+
+
+def test_fused_attention_switch(tiny_model):
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model), fused_attention=True)
+    attentions = [
+        m for m in model.modules() if isinstance(m, VLMultiheadAttention)
+    ]
+    assert attentions and all(m.fused for m in attentions)
+    images = torch.randn(2, 3, 64, 64)
+    expected = _logits(tiny_model, images, TEXTS[:2])
+    torch.testing.assert_close(
+        _logits(model, images, TEXTS[:2]), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_one_image_is_encoded_once_for_several_sentences(tiny_model):
+    image = torch.randn(1, 3, 64, 64)
+    calls = []
+    handle = tiny_model.backbone.register_forward_hook(
+        lambda module, args, out: calls.append(args[0].shape[0]))
+    try:
+        shared = _logits(tiny_model, image, TEXTS)
+        repeated = _logits(tiny_model, image.expand(3, -1, -1, -1), TEXTS)
+    finally:
+        handle.remove()
+    assert calls == [1, 3]
+    torch.testing.assert_close(shared, repeated, atol=1e-5, rtol=1e-5)
+
+
+def test_merge_inference_cfg():
+    cfg = merge_inference_cfg(
+        dict(compile=True, compile_cfg=dict(mode='max-autotune')),
+        dict(autocast='bf16'))
+    assert cfg['compile'] and cfg['autocast'] == 'bf16'
+    assert cfg['fuse_conv_bn'] and cfg['fold_upsample_conv']
+    # compile_cfg merges key by key
+    assert cfg['compile_cfg']['mode'] == 'max-autotune'
+    assert cfg['compile_cfg']['freezing'] is True
+    with pytest.raises(KeyError, match='fuse_bn'):
+        merge_inference_cfg(dict(fuse_bn=True))
+    with pytest.raises(ValueError, match='int8'):
+        merge_inference_cfg(dict(autocast='int8'))
+
+
+def test_bf16_autocast_runs_close_to_fp32(tiny_model):
+    images = torch.randn(1, 3, 64, 64)
+    expected = _logits(tiny_model, images, TEXTS[:1])
+    with inference_autocast('cpu', 'bf16'):
+        logits = _logits(tiny_model, images, TEXTS[:1])
+    assert logits.dtype == torch.bfloat16
+    probs, expected_probs = logits.float().sigmoid(), expected.sigmoid()
+    assert (probs - expected_probs).abs().max() < 0.1
+    with inference_autocast('cpu', None):
+        assert _logits(tiny_model, images, TEXTS[:1]).dtype == torch.float32
