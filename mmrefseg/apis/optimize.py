@@ -10,6 +10,13 @@
   computed at the low resolution with a quarter of the multiply-adds
   (:class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`; CRIS's
   projector). Exact up to float rounding.
+* ``winograd_conv``: 3x3 convolutions with at least ``min_channels`` input
+  and output channels computed by Winograd's F(4x4, 3x3) as three GEMMs
+  (:class:`mmrefseg.models.layers.WinogradConv2d`): a quarter of the
+  multiply-adds of the direct convolution. CPU only (cuDNN picks its own
+  algorithms); ``winograd_cfg`` sets ``tile`` (2 or 4) and
+  ``min_channels``. Exact up to float rounding (~1e-5 relative, the order
+  of oneDNN's own).
 * ``fused_attention``: the CRIS decoder's attention through
   ``F.scaled_dot_product_attention`` instead of the reference's op order
   (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Off by
@@ -42,10 +49,12 @@ from torch import nn
 
 from mmrefseg.models.layers.upsample_conv import BilinearUpsampleConv3x3
 from mmrefseg.models.layers.vl_transformer_decoder import VLMultiheadAttention
+from mmrefseg.models.layers.winograd_conv import WinogradConv2d
 
 __all__ = [
     'DEFAULT_INFERENCE_CFG', 'AUTOCAST_DTYPES', 'merge_inference_cfg',
-    'optimize_for_inference', 'fold_upsample_convs', 'inference_autocast'
+    'optimize_for_inference', 'fold_upsample_convs', 'use_winograd_convs',
+    'inference_autocast'
 ]
 
 #: Defaults of ``inference_cfg`` (a top-level config key, overridable by
@@ -53,6 +62,8 @@ __all__ = [
 DEFAULT_INFERENCE_CFG = dict(
     fuse_conv_bn=True,
     fold_upsample_conv=True,
+    winograd_conv=True,
+    winograd_cfg=dict(tile=4, min_channels=128),
     fused_attention=False,
     channels_last=False,
     compile=False,
@@ -76,7 +87,8 @@ def merge_inference_cfg(*cfgs: Optional[dict]) -> dict:
 
     Args:
         *cfgs (dict, optional): Partial inference configs; later ones win,
-            None entries are skipped. ``compile_cfg`` merges key by key.
+            None entries are skipped. ``compile_cfg`` and ``winograd_cfg``
+            merge key by key.
 
     Returns:
         dict: A complete inference config.
@@ -90,7 +102,7 @@ def merge_inference_cfg(*cfgs: Optional[dict]) -> dict:
             raise KeyError(f'Unknown inference_cfg key(s) {sorted(unknown)}; '
                            f'known: {sorted(DEFAULT_INFERENCE_CFG)}')
         for key, value in cfg.items():
-            if key == 'compile_cfg' and value is not None:
+            if key in ('compile_cfg', 'winograd_cfg') and value is not None:
                 merged[key] = {**merged[key], **dict(value)}
             else:
                 merged[key] = value
@@ -158,6 +170,40 @@ def fold_upsample_convs(model: nn.Module) -> int:
     return count
 
 
+def use_winograd_convs(model: nn.Module,
+                       tile: int = 4,
+                       min_channels: int = 128) -> int:
+    """Replaces every CPU 3x3 ``nn.Conv2d`` that
+    :class:`WinogradConv2d` supports and that has at least ``min_channels``
+    input and output channels, in place.
+
+    Narrower convolutions stay direct: their transforms (memory-bound) cost
+    more than the multiply-adds they save. Run it after BN folding: the new
+    layer snapshots the convolution's weights.
+
+    Args:
+        model (nn.Module): The model.
+        tile (int): Winograd output tile, 2 or 4. Defaults to 4.
+        min_channels (int): Smallest input / output width replaced.
+            Defaults to 128.
+
+    Returns:
+        int: The number of convolutions replaced.
+    """
+    count = 0
+    for parent in list(model.modules()):
+        if isinstance(parent, WinogradConv2d):
+            continue
+        for name, child in list(parent.named_children()):
+            if (WinogradConv2d.supports(child)
+                    and child.weight.device.type == 'cpu'
+                    and min(child.in_channels,
+                            child.out_channels) >= min_channels):
+                setattr(parent, name, WinogradConv2d(child, tile))
+                count += 1
+    return count
+
+
 def _compile_kwargs(compile_cfg: dict) -> dict:
     """``torch.compile`` keyword arguments of a ``compile_cfg``."""
     kwargs = dict(compile_cfg)
@@ -186,6 +232,8 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
 def optimize_for_inference(model: nn.Module,
                            fuse_conv_bn: bool = True,
                            fold_upsample_conv: bool = True,
+                           winograd_conv: bool = True,
+                           winograd_cfg: Optional[dict] = None,
                            fused_attention: bool = False,
                            channels_last: bool = False,
                            compile: bool = False,
@@ -201,6 +249,11 @@ def optimize_for_inference(model: nn.Module,
             Defaults to True.
         fold_upsample_conv (bool): Compute conv3x3 after a bilinear 2x
             upsampling at the low resolution. Defaults to True.
+        winograd_conv (bool): Winograd 3x3 convolutions on the CPU.
+            Defaults to True.
+        winograd_cfg (dict, optional): ``tile`` and ``min_channels`` of
+            :func:`use_winograd_convs`. Defaults to
+            ``DEFAULT_INFERENCE_CFG['winograd_cfg']``.
         fused_attention (bool): Switch every ``VLMultiheadAttention`` to
             ``F.scaled_dot_product_attention``. Defaults to False.
         channels_last (bool): NHWC weights. Defaults to False.
@@ -219,6 +272,11 @@ def optimize_for_inference(model: nn.Module,
         _mmcv_fuse_conv_bn(model)
     if fold_upsample_conv:
         fold_upsample_convs(model)
+    if winograd_conv:
+        use_winograd_convs(model, **{
+            **DEFAULT_INFERENCE_CFG['winograd_cfg'],
+            **(winograd_cfg or {})
+        })
     if fused_attention:
         for module in model.modules():
             if isinstance(module, VLMultiheadAttention):

@@ -7,9 +7,10 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 from mmrefseg.apis import (fold_upsample_convs, inference_autocast,
-                           merge_inference_cfg, optimize_for_inference)
+                           merge_inference_cfg, optimize_for_inference,
+                           use_winograd_convs)
 from mmrefseg.models.layers import (BilinearUpsampleConv3x3,
-                                    VLMultiheadAttention)
+                                    VLMultiheadAttention, WinogradConv2d)
 
 TINY_CONFIG = 'configs/toy/cris_tiny_refer-toy.py'
 TEXTS = ['the red circle', 'blue square at the bottom', 'largest one']
@@ -85,6 +86,35 @@ def test_fold_only_pairs_upsample_then_3x3_conv():
     assert isinstance(model[0], nn.Identity)
 
 
+def test_winograd_replaces_wide_3x3_convolutions():
+    model = nn.Sequential(
+        nn.Conv2d(8, 8, 3, padding=1),  # replaced
+        nn.Sequential(nn.Conv2d(8, 4, 3, padding=1)),  # 4 < min_channels
+        nn.Conv2d(4, 8, 1),  # 1x1
+        nn.Conv2d(8, 8, 3, padding=1, stride=2))  # strided
+    assert use_winograd_convs(model, tile=2, min_channels=8) == 1
+    assert isinstance(model[0], WinogradConv2d) and model[0].tile == 2
+    assert [type(m) for m in model[1:]] == [nn.Sequential, nn.Conv2d,
+                                            nn.Conv2d]
+    assert type(model[1][0]) is nn.Conv2d
+    # Idempotent: the convolution kept inside a WinogradConv2d is not
+    # wrapped again.
+    assert use_winograd_convs(model, min_channels=1) == 1  # model[1][0]
+    assert type(model[0].conv) is nn.Conv2d
+
+
+def test_winograd_keeps_the_outputs(tiny_model):
+    images = torch.randn(2, 3, 64, 80)
+    expected = _logits(tiny_model, images, TEXTS[:2])
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model), winograd_cfg=dict(min_channels=1))
+    replaced = [m for m in model.modules() if isinstance(m, WinogradConv2d)]
+    assert replaced and all(m.tile == 4 for m in replaced)
+    logits = _logits(model, images, TEXTS[:2])
+    scale = expected.abs().max().item()
+    assert (logits - expected).abs().max().item() <= 1e-5 * max(1., scale)
+
+
 def test_fused_attention_switch(tiny_model):
     model = optimize_for_inference(
         copy.deepcopy(tiny_model), fused_attention=True)
@@ -115,12 +145,13 @@ def test_one_image_is_encoded_once_for_several_sentences(tiny_model):
 def test_merge_inference_cfg():
     cfg = merge_inference_cfg(
         dict(compile=True, compile_cfg=dict(mode='max-autotune')),
-        dict(autocast='bf16'))
+        dict(autocast='bf16', winograd_cfg=dict(tile=2)))
     assert cfg['compile'] and cfg['autocast'] == 'bf16'
     assert cfg['fuse_conv_bn'] and cfg['fold_upsample_conv']
     # compile_cfg merges key by key
     assert cfg['compile_cfg']['mode'] == 'max-autotune'
     assert cfg['compile_cfg']['freezing'] is True
+    assert cfg['winograd_cfg'] == dict(tile=2, min_channels=128)
     with pytest.raises(KeyError, match='fuse_bn'):
         merge_inference_cfg(dict(fuse_bn=True))
     with pytest.raises(ValueError, match='int8'):

@@ -5,11 +5,14 @@ at the head's resolution), as the CRIS reference's latency script times it;
 tokenisation is included, resizing the masks to the image is not. The model
 is prepared by :func:`mmrefseg.apis.init_model` (checkpoint or random
 weights) and the inference transforms chosen by the flags: BatchNorm folding
-(on unless ``--no-fuse-conv-bn``), ``--channels-last``, ``--compile``
-(inductor with ``freezing``), and ``--dtype`` (bf16 / fp16 autocast).
+(on unless ``--no-fuse-conv-bn``), the upsample+conv folding (on unless
+``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
+``--no-winograd``), ``--fused-attention``, ``--channels-last``,
+``--compile`` (inductor with ``freezing``), and ``--dtype`` (bf16 / fp16
+autocast). The defaults are those of :func:`mmrefseg.apis.init_model`.
 
-Reported: parameters (of the model as built, before folding), FLOPs of one
-sample (mmengine's fvcore-style counter: one multiply-add counts as one
+Reported: parameters and FLOPs of one sample (both of the model as built,
+before any transform) (mmengine's fvcore-style counter: one multiply-add counts as one
 FLOP), compile time, median / quartile latency over ``--iters`` timed calls
 after ``--warmup``, images per second, and peak memory during the timed
 calls (CUDA: ``max_memory_allocated`` above what the loaded model holds;
@@ -57,6 +60,13 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--no-fuse-conv-bn', action='store_true',
                         help='keep BatchNorm layers separate')
+    parser.add_argument('--no-fold', action='store_true',
+                        help='keep bilinear upsampling + conv3x3 separate')
+    parser.add_argument('--no-winograd', action='store_true',
+                        help='direct 3x3 convolutions (oneDNN)')
+    parser.add_argument('--fused-attention', action='store_true',
+                        help='CRIS decoder attention through '
+                        'scaled_dot_product_attention')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--num-threads', type=int,
@@ -144,11 +154,23 @@ def count_flops(model: nn.Module, height: int, width: int,
         return int(analyzer.total())
 
 
+def release_free_heap() -> None:
+    """Returns freed heap memory to the OS (glibc ``malloc_trim``), so that
+    the resident set measured next holds live memory only; a no-op where
+    glibc is absent."""
+    try:
+        import ctypes
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class PeakRSS:
     """Samples the resident set size in a thread; ``peak`` - ``start``."""
 
     def __init__(self, interval: float = 1e-3):
         import psutil
+        release_free_heap()
         self.process = psutil.Process(os.getpid())
         self.interval = interval
         self.start = self.peak = self.process.memory_info().rss
@@ -197,17 +219,22 @@ def main(argv=None) -> int:
         args.checkpoint,
         device=args.device,
         cfg_options=args.cfg_options,
-        inference_cfg=dict(fuse_conv_bn=False))
+        inference_cfg=dict(
+            fuse_conv_bn=False, fold_upsample_conv=False,
+            winograd_conv=False))
     height, width = args.input_size or default_input_size(model.cfg)
     num_params = sum(p.numel() for p in model.parameters())
     flops = None if args.no_flops else count_flops(model, height, width,
                                                    device)
 
-    optimize_for_inference(
-        model,
+    transforms = dict(
         fuse_conv_bn=not args.no_fuse_conv_bn,
+        fold_upsample_conv=not args.no_fold,
+        winograd_conv=not args.no_winograd and not is_cuda,
+        fused_attention=args.fused_attention,
         channels_last=args.channels_last,
         compile=args.compile)
+    optimize_for_inference(model, **transforms)
     autocast = None if args.dtype == 'fp32' else args.dtype
     images = torch.randn(
         args.batch_size, 3, height, width, device=device)
@@ -247,11 +274,7 @@ def main(argv=None) -> int:
     median = statistics.median(times)
     q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else \
         (times[0], ) * 3
-    options = [
-        name for name, on in (('fuse_conv_bn', not args.no_fuse_conv_bn),
-                              ('channels_last', args.channels_last),
-                              ('compile', args.compile)) if on
-    ]
+    options = [name for name, on in transforms.items() if on]
     try:
         load = ' '.join(f'{x:.2f}' for x in os.getloadavg())
     except OSError:

@@ -16,9 +16,11 @@ Both models are built in ONE process with the same (random) weights:
    ``fuse``    ``infer`` + BatchNorm folded into the convolutions;
    ``fold``    ``fuse`` + conv3x3 after 2x bilinear upsampling computed at
                the low resolution (``BilinearUpsampleConv3x3``);
-   ``compile`` ``fold`` + ``torch.compile`` (inductor, ``freezing=True``);
-   ``channels_last`` ``fold`` + NHWC weights and input;
-   ``sdpa``    ``fold`` + the decoder's attention through
+   ``winograd`` ``fold`` + wide 3x3 convolutions by Winograd F(4x4, 3x3)
+               (``WinogradConv2d``): what ``init_model`` applies by default;
+   ``compile`` ``winograd`` + ``torch.compile`` (inductor, ``freezing``);
+   ``channels_last`` ``winograd`` + NHWC weights and input;
+   ``sdpa``    ``winograd`` + the decoder's attention through
                ``F.scaled_dot_product_attention``;
    ``compile_sdpa`` ``sdpa`` + ``torch.compile``.
 
@@ -38,7 +40,8 @@ Example::
 
     python tools/analysis_tools/compare_cris_reference.py \\
         --ref-repo /tmp/cris_ref --config configs/cris/cris_r50_refcoco.py \\
-        --variants eager,fuse,fold,compile --iters 20
+        --variants eager,fold,winograd,sdpa,compile,compile_sdpa --iters 12 \\
+        --num-threads 2
 """
 import argparse
 import copy
@@ -51,18 +54,21 @@ import time
 
 import torch
 
-_NOTHING = dict(fuse_conv_bn=False, fold_upsample_conv=False)
-_FOLDED = dict(fuse_conv_bn=True, fold_upsample_conv=True)
+_NOTHING = dict(
+    fuse_conv_bn=False, fold_upsample_conv=False, winograd_conv=False)
+_FOLDED = dict(_NOTHING, fuse_conv_bn=True, fold_upsample_conv=True)
+_WINOGRAD = dict(_FOLDED, winograd_conv=True)
 #: variant -> optimize_for_inference arguments (None: untouched, no_grad)
 VARIANTS = dict(
     eager=None,
     infer=_NOTHING,
     fuse=dict(_NOTHING, fuse_conv_bn=True),
     fold=_FOLDED,
-    compile=dict(_FOLDED, compile=True),
-    channels_last=dict(_FOLDED, channels_last=True),
-    sdpa=dict(_FOLDED, fused_attention=True),
-    compile_sdpa=dict(_FOLDED, fused_attention=True, compile=True),
+    winograd=_WINOGRAD,
+    compile=dict(_WINOGRAD, compile=True),
+    channels_last=dict(_WINOGRAD, channels_last=True),
+    sdpa=dict(_WINOGRAD, fused_attention=True),
+    compile_sdpa=dict(_WINOGRAD, fused_attention=True, compile=True),
 )
 SENTENCE = 'the man in the red shirt standing on the left'
 CALIBRATION_SENTENCES = ('small white dog next to the bench',
@@ -82,7 +88,7 @@ def parse_args(argv=None):
     parser.add_argument('--input-size', type=int, default=416)
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument(
-        '--variants', default='eager,fuse,fold,compile',
+        '--variants', default='eager,fold,winograd,sdpa,compile_sdpa',
         help=f'comma-separated variants of ours, from {tuple(VARIANTS)}')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--iters', type=int, default=15)

@@ -101,6 +101,8 @@ class CLIPResNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.pretrained = pretrained
+        # (key, resized positional embedding): see _positional_embedding.
+        self._pos_cache = None
         self._freeze_stages()
 
     def init_weights(self):
@@ -171,8 +173,27 @@ class CLIPResNet(BaseModule):
 
     def _positional_embedding(self, height: int,
                               width: int) -> Tuple[Tensor, Tensor]:
-        """CLIP's class position (C, ) and its grid resized to (h*w, C)."""
+        """CLIP's class position (C, ) and its grid resized to (h*w, C).
+
+        Without autograd the resized grid is cached per size: inference at a
+        fixed input size would otherwise repeat the bicubic resize on every
+        call. The key holds the embedding's storage and version counter, so
+        loading or moving weights invalidates it.
+        """
         pos_embed = self.visual.attnpool.positional_embedding
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return self._resize_positional_embedding(pos_embed, height, width)
+        key = (height, width, pos_embed.data_ptr(), pos_embed._version,
+               pos_embed.device, pos_embed.dtype)
+        if self._pos_cache is None or self._pos_cache[0] != key:
+            self._pos_cache = (key,
+                               self._resize_positional_embedding(
+                                   pos_embed, height, width))
+        return self._pos_cache[1]
+
+    @staticmethod
+    def _resize_positional_embedding(pos_embed: Tensor, height: int,
+                                     width: int) -> Tuple[Tensor, Tensor]:
         grid = round((int(pos_embed.shape[0]) - 1)**0.5)
         class_pos, grid_pos = pos_embed[0], pos_embed[1:]
         if (height, width) != (grid, grid):

@@ -9,6 +9,7 @@ from .upsample_conv import BilinearUpsampleConv3x3
 from .vl_transformer_decoder import (VLMultiheadAttention,
                                      VLTransformerDecoder,
                                      VLTransformerDecoderLayer)
+from .winograd_conv import WinogradConv2d
 
 __all__ = [
     'CoordConvModule', 'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
@@ -16,5 +17,5 @@ __all__ = [
     'sinusoidal_position_2d', 'TextPixelProjector', 'REFERENCE_PROJ_RENAMES',
     'VLMultiheadAttention', 'VLTransformerDecoder',
     'VLTransformerDecoderLayer', 'MultiQueryGenerator',
-    'BilinearUpsampleConv3x3'
+    'BilinearUpsampleConv3x3', 'WinogradConv2d'
 ]

@@ -66,6 +66,35 @@ def test_dense_attention_pool_matches_reference_computation():
     torch.testing.assert_close(c5, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_resized_positions_are_cached_until_the_weights_change():
+    torch.manual_seed(0)
+    backbone = CLIPResNet(**TINY_CLIP_RESNET).eval()
+    images = torch.randn(1, 3, 160, 96)
+    calls = []
+    resize = backbone._resize_positional_embedding
+    backbone._resize_positional_embedding = \
+        lambda *args: calls.append(1) or resize(*args)
+    with torch.no_grad():
+        first = backbone(images)[2]
+        backbone(images)
+        assert len(calls) == 1
+        backbone(torch.randn(1, 3, 128, 128))  # another size
+        assert len(calls) == 2
+        state = backbone.state_dict()
+        state['visual.attnpool.positional_embedding'] = torch.randn_like(
+            state['visual.attnpool.positional_embedding'])
+        backbone.load_state_dict(state)
+        changed = backbone(images)[2]
+        assert len(calls) == 3
+        expected = _reference_c5(backbone, _layer4(backbone, images))
+    torch.testing.assert_close(changed, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(first, changed)
+    # With autograd (training) the embedding is resized on every call.
+    backbone(images)
+    backbone(images)
+    assert len(calls) == 5
+
+
 def test_global_feature_is_clips_pooled_token():
     torch.manual_seed(0)
     backbone = CLIPResNet(with_global=True, **TINY_CLIP_RESNET).eval()

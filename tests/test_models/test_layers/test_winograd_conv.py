@@ -1,0 +1,76 @@
+import pytest
+import torch
+from torch import nn
+
+from mmrefseg.models.layers import WinogradConv2d
+
+
+@pytest.mark.parametrize('tile', [2, 4])
+@pytest.mark.parametrize('batch,in_channels,out_channels,height,width,bias', [
+    (1, 6, 5, 8, 8, True),  # whole tiles
+    (2, 5, 7, 7, 10, True),  # partial tiles on both axes
+    (3, 4, 3, 1, 1, False),  # one pixel: all but the centre tap read padding
+    (1, 3, 4, 13, 5, True),
+])
+def test_equals_the_direct_convolution(tile, batch, in_channels,
+                                       out_channels, height, width, bias):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias)
+    layer = WinogradConv2d(conv, tile)
+    x = torch.randn(batch, in_channels, height, width)
+    with torch.no_grad():
+        expected = conv(x)
+        out = layer(x)
+    assert out.shape == expected.shape
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_rounding_of_both_tiles():
+    """Against a float64 reference: F(2x2, 3x3) rounds no worse than
+    oneDNN's direct fp32 convolution; F(4x4, 3x3), whose transforms carry
+    larger constants, stays within 1e-5 of the output's magnitude."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(256, 128, 3, padding=1)
+    x = torch.randn(1, 256, 20, 20).relu()
+    with torch.no_grad():
+        exact = conv.double()(x.double())
+        direct = conv.float()(x)
+        errors = {
+            tile: (WinogradConv2d(conv, tile)(x).double() - exact).abs().max()
+            for tile in (2, 4)
+        }
+    assert errors[2] <= (direct.double() - exact).abs().max()
+    assert errors[4] <= 1e-5 * exact.abs().max()
+
+
+def test_half_precision_falls_back_to_the_direct_convolution():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    layer = WinogradConv2d(conv)
+    x = torch.randn(1, 8, 9, 9)
+    calls = []
+    conv.register_forward_hook(lambda *args: calls.append(1))
+    with torch.no_grad():
+        layer(x)
+        assert calls == []
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            out = layer(x)
+    assert calls == [1] and out.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize('conv', [
+    nn.Conv2d(4, 4, 3, padding=1, stride=2),
+    nn.Conv2d(4, 4, 3, padding=2, dilation=2),
+    nn.Conv2d(4, 4, 3, padding=1, groups=2),
+    nn.Conv2d(4, 4, 1),
+    nn.Conv2d(4, 4, 3, padding=1, padding_mode='reflect'),
+])
+def test_rejects_other_convolutions(conv):
+    assert not WinogradConv2d.supports(conv)
+    with pytest.raises(ValueError, match='3x3, stride 1'):
+        WinogradConv2d(conv)
+
+
+def test_rejects_unknown_tiles():
+    with pytest.raises(ValueError, match='tile must be one of'):
+        WinogradConv2d(nn.Conv2d(4, 4, 3, padding=1), tile=6)
