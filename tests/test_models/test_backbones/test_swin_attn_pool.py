@@ -34,10 +34,12 @@ def test_shapes_and_global_feature_differs_per_image():
     assert not torch.allclose(global_feat[1], global_feat[2], atol=1e-4)
 
 
-def test_attention_pool_is_mean_token_self_attention():
+@pytest.mark.parametrize('residual', [True, False])
+def test_attention_pool_is_mean_token_self_attention(residual):
     """Recompute eq. 1 with torch's MultiheadAttention on the plain Swin
-    stage-4 map: mean token first, token 0 is F_g, the rest the new map."""
-    model = _tiny()
+    stage-4 map: mean token first, token 0 is F_g, the rest the new map
+    (plus the input tokens with the residual connection)."""
+    model = _tiny(pool_residual=residual)
     plain = _tiny(with_global=False)
     plain.load_state_dict(model.state_dict(), strict=False)
     images = torch.randn(2, 3, 64, 64)
@@ -52,8 +54,28 @@ def test_attention_pool_is_mean_token_self_attention():
         tokens = stage4.flatten(2).transpose(1, 2)
         tokens = torch.cat([tokens.mean(1, keepdim=True), tokens], 1)
         expected = mha(tokens, tokens, tokens, need_weights=False)[0]
+        if residual:
+            expected = expected + tokens
     torch.testing.assert_close(global_feat, expected[:, 0])
     torch.testing.assert_close(c5.flatten(2).transpose(1, 2), expected[:, 1:])
+
+
+def test_residual_keeps_the_spatial_layout_at_init():
+    """Near-uniform attention at init maps every position to about the same
+    vector; the residual connection keeps the stage-4 map's layout."""
+    images = torch.randn(2, 3, 128, 128)
+    spreads = {}
+    for residual in (True, False):
+        model = _tiny(pool_residual=residual)
+        with torch.no_grad():
+            c5 = model(images)[2]
+        spreads[residual] = c5.std(dim=(2, 3)).mean().item()
+    stage4 = _tiny(with_global=False)
+    with torch.no_grad():
+        plain = stage4(images)[-1]
+    plain_spread = plain.std(dim=(2, 3)).mean().item()
+    assert spreads[False] < 0.1 * plain_spread
+    assert spreads[True] > 0.5 * plain_spread
 
 
 def test_without_global_is_mmseg_swin():
