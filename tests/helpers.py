@@ -31,27 +31,6 @@ TINY_CLIP_RESNET = dict(
 TINY_CLIP_TEXT = dict(width=32, heads=2, layers=1, embed_dim=64)
 
 
-def save_torchscript_state_dict(state_dict: dict, path) -> None:
-    """Save ``state_dict`` as a TorchScript archive, as OpenAI ships CLIP.
-
-    The archive holds a scripted module tree whose ``state_dict()`` gives the
-    same keys back, plus OpenAI's bookkeeping entries ``input_resolution``,
-    ``context_length`` and ``vocab_size``.
-    """
-    root = nn.Module()
-    for key, value in state_dict.items():
-        *parents, leaf = key.split('.')
-        module = root
-        for name in parents:
-            if name not in module._modules:
-                module.add_module(name, nn.Module())
-            module = module._modules[name]
-        module.register_parameter(leaf, nn.Parameter(value.clone(), False))
-    for name in ('input_resolution', 'context_length', 'vocab_size'):
-        root.register_buffer(name, torch.tensor(224))
-    torch.jit.script(root).save(str(path))
-
-
 # --- Fake encoders for segmentor tests (test-only registry names) -----------
 def _register_test_model(cls):
     """Registers ``cls`` as ``'TestOnly' + cls.__name__`` in MODELS."""

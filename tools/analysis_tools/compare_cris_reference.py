@@ -130,10 +130,12 @@ def build_reference(args, word_len: int, calibration_images,
     import open_clip
     import verify_cris_conversion as verify
 
+    from mmrefseg.models.utils import save_clip_torchscript
+
     segmenter = verify.import_reference(args.ref_repo)
     clip_path = osp.join(work_dir, f'{args.arch}.pt')
     clip = open_clip.create_model(args.arch, pretrained=None)
-    verify.save_torchscript_archive(clip.state_dict(), clip_path)
+    save_clip_torchscript(clip.state_dict(), clip_path)
     del clip
     reference = segmenter.CRIS(
         verify.reference_config(args.arch, word_len, clip_path))

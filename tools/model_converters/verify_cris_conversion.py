@@ -113,23 +113,6 @@ def reference_tokenize(ref_root: str):
     return dataset.tokenize
 
 
-def save_torchscript_archive(state_dict: dict, path: str) -> None:
-    """Save tensors as a scripted module tree, as OpenAI ships CLIP."""
-    root = nn.Module()
-    for key, value in state_dict.items():
-        *parents, leaf = key.split('.')
-        module = root
-        for name in parents:
-            if name not in module._modules:
-                module.add_module(name, nn.Module())
-            module = module._modules[name]
-        module.register_parameter(leaf, nn.Parameter(value.clone(), False))
-    for name, value in (('input_resolution', 224), ('context_length', 77),
-                        ('vocab_size', 49408)):
-        root.register_buffer(name, torch.tensor(value))
-    torch.jit.script(root).save(path)
-
-
 def reference_config(arch: str, word_len: int, clip_path: str):
     """The reference's cfg for ``CRIS`` (its yaml files, model part)."""
     word_dim = {'RN50': 1024, 'RN101': 512}[arch]
@@ -289,6 +272,7 @@ def main() -> int:
     from mmengine.runner import load_checkpoint
     from mmseg.structures import SegDataSample
 
+    from mmrefseg.models.utils import save_clip_torchscript
     from mmrefseg.registry import MODELS
     from mmrefseg.utils import register_all_modules
 
@@ -303,7 +287,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.work_dir) as work_dir:
         clip_path = osp.join(work_dir, f'{args.arch}.pt')
         clip = open_clip.create_model(args.arch, pretrained=None)
-        save_torchscript_archive(clip.state_dict(), clip_path)
+        save_clip_torchscript(clip.state_dict(), clip_path)
         del clip
         reference = segmenter.CRIS(
             reference_config(args.arch, word_len, clip_path))

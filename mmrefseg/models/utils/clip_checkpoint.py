@@ -25,8 +25,12 @@ from torch import Tensor, nn
 
 __all__ = [
     'load_clip_state_dict', 'select_prefix', 'load_encoder_weights',
-    'check_local_checkpoint'
+    'check_local_checkpoint', 'save_clip_torchscript'
 ]
+
+# The bookkeeping entries of OpenAI's archives (not weights).
+_OPENAI_ARCHIVE_INFO = (('input_resolution', 224), ('context_length', 77),
+                        ('vocab_size', 49408))
 
 
 def check_local_checkpoint(path) -> str:
@@ -103,6 +107,33 @@ def load_clip_state_dict(path) -> Dict[str, Tensor]:
         raise ValueError(f'CLIP checkpoint {path!r} is not a state dict of '
                          f'tensors: keys {not_tensors[:5]} hold other values')
     return {_strip_ddp_prefix(k): v for k, v in state_dict.items()}
+
+
+def save_clip_torchscript(state_dict: Dict[str, Tensor], path) -> None:
+    """Save tensors as a TorchScript archive laid out as OpenAI ships CLIP.
+
+    The archive holds a scripted module tree whose ``state_dict()`` gives the
+    same keys back (as :func:`load_clip_state_dict` reads it), plus OpenAI's
+    bookkeeping entries ``input_resolution``, ``context_length`` and
+    ``vocab_size``. For code that, like the CRIS reference, only reads
+    OpenAI archives: tests and the conversion checks.
+
+    Args:
+        state_dict (dict[str, Tensor]): OpenAI key names.
+        path (str | os.PathLike): Where to write the archive.
+    """
+    root = nn.Module()
+    for key, value in state_dict.items():
+        *parents, leaf = key.split('.')
+        module = root
+        for name in parents:
+            if name not in module._modules:
+                module.add_module(name, nn.Module())
+            module = module._modules[name]
+        module.register_parameter(leaf, nn.Parameter(value.clone(), False))
+    for name, value in _OPENAI_ARCHIVE_INFO:
+        root.register_buffer(name, torch.tensor(value))
+    torch.jit.script(root).save(str(path))
 
 
 def _strip_ddp_prefix(key: str) -> str:

@@ -3,10 +3,9 @@ import torch
 import torch.nn.functional as F
 
 from mmrefseg.models.backbones import CLIPResNet
-from mmrefseg.models.utils import clip_checkpoint
+from mmrefseg.models.utils import clip_checkpoint, save_clip_torchscript
 from mmrefseg.registry import MODELS
-from tests.helpers import (TINY_CLIP_RESNET, save_torchscript_state_dict,
-                           tiny_clip_state_dict)
+from tests.helpers import TINY_CLIP_RESNET, tiny_clip_state_dict
 
 
 @pytest.mark.parametrize('arch, c5_channels', [
@@ -137,7 +136,7 @@ def _assert_visual_loaded(backbone, clip_state_dict):
 def test_loads_openai_torchscript_archive(tmp_path):
     clip = tiny_clip_state_dict()
     path = tmp_path / 'RN_tiny.pt'
-    save_torchscript_state_dict(clip, path)
+    save_clip_torchscript(clip, path)
     backbone = CLIPResNet(pretrained=str(path), **TINY_CLIP_RESNET)
     backbone.init_weights()
     _assert_visual_loaded(backbone, clip)

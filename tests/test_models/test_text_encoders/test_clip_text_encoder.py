@@ -3,9 +3,9 @@ import torch
 from open_clip.tokenizer import SimpleTokenizer
 
 from mmrefseg.models.text_encoders import CLIPTextEncoder
+from mmrefseg.models.utils import save_clip_torchscript
 from mmrefseg.registry import MODELS
-from tests.helpers import (TINY_CLIP_TEXT, save_torchscript_state_dict,
-                           tiny_clip_state_dict)
+from tests.helpers import TINY_CLIP_TEXT, tiny_clip_state_dict
 
 SOT, EOT = 49406, 49407
 
@@ -96,7 +96,7 @@ def _assert_text_loaded(encoder, clip, context_length):
 def test_loads_openai_archive_and_slices_positions(tmp_path):
     clip = tiny_clip_state_dict(context_length=20)
     path = tmp_path / 'clip.pt'
-    save_torchscript_state_dict(clip, path)
+    save_clip_torchscript(clip, path)
     encoder = CLIPTextEncoder(
         context_length=8, pretrained=str(path), **TINY_CLIP_TEXT)
     encoder.init_weights()
