@@ -1,66 +1,7 @@
-# RefCOCOg, UMD splits (train / val / test), CRIS's 416x416 letterbox.
-# Evaluate another split with, e.g.,
-#   --cfg-options test_dataloader.dataset.split=test
-dataset_type = 'ReferDataset'
-data_root = 'data/refer'
-img_scale = (416, 416)
-# The CLIP mean colour, BGR 0-255 (the padding normalises to zero).
-pad_val = (104.0937, 116.7460, 122.7709)
-
-train_pipeline = [
-    dict(type='LoadReferImage'),
-    # Loaded before the letterbox: one warp moves image and mask together,
-    # giving the soft float mask the CRIS reference trains on.
-    dict(type='LoadReferMask'),
-    dict(type='SampleSentence'),
-    dict(
-        type='LetterboxResize',
-        scale=img_scale,
-        pad_val=pad_val,
-        interpolation='bicubic'),
-    dict(type='PackReferInputs'),
-]
-test_pipeline = [
-    dict(type='LoadReferImage'),
-    dict(
-        type='LetterboxResize',
-        scale=img_scale,
-        pad_val=pad_val,
-        interpolation='bicubic'),
-    # Loaded after the letterbox: the metric scores at the original size.
-    dict(type='LoadReferMask'),
-    dict(type='PackReferInputs'),
-]
-
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        dataset='refcocog',
-        split_by='umd',
-        split='train',
-        data_prefix=dict(img_path='images/train2014'),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        dataset='refcocog',
-        split_by='umd',
-        split='val',
-        data_prefix=dict(img_path='images/train2014'),
-        test_mode=True,
-        pipeline=test_pipeline))
+# RefCOCOg, UMD splits (train / val / test), CRIS's 416x416 letterbox:
+# RefCOCO's pipelines and loaders, another dataset. Evaluate the test split
+# with --cfg-options test_dataloader.dataset.split=test
+_base_ = './refcoco.py'
+train_dataloader = dict(dataset=dict(dataset='refcocog', split_by='umd'))
+val_dataloader = dict(dataset=dict(dataset='refcocog', split_by='umd'))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='ReferMetric')
-test_evaluator = val_evaluator
