@@ -17,16 +17,3 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # The paper's global batch: 8 GPUs x 4 images.
 auto_scale_lr = dict(enable=False, base_batch_size=32)
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook',
-        by_epoch=True,
-        interval=1,
-        max_keep_ckpts=3,
-        save_best='mIoU',
-        rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='ReferVisualizationHook'))
