@@ -17,6 +17,17 @@
   algorithms); ``winograd_cfg`` sets ``tile`` (2 or 4) and
   ``min_channels``. Exact up to float rounding (~1e-5 relative, the order
   of oneDNN's own).
+* ``fold_mask_projection``: the conv1x1 that ends the mask-feature
+  upsampler (CRIS's ``proj.vis.4``, EAVL's ``mask_upsampler``) is folded into
+  the sentence / query kernels of the dynamic convolution that follows
+  (:meth:`mmrefseg.models.layers.DynamicConv2d.fold_input_projection`):
+  a ``C x C`` product at the mask resolution becomes one on the kernels.
+  Exact up to float rounding.
+* ``fold_attention``: attention to a short memory (CRIS's 17 words) with the
+  query projection folded into the keys and the output projection into the
+  values (:class:`mmrefseg.models.layers.VLMultiheadAttention`
+  ``fold_projections``), used where ``heads * Nk < C``. Exact up to float
+  rounding.
 * ``fused_attention``: the CRIS decoder's attention through
   ``F.scaled_dot_product_attention`` instead of the reference's op order
   (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Off by
@@ -62,6 +73,8 @@ __all__ = [
 DEFAULT_INFERENCE_CFG = dict(
     fuse_conv_bn=True,
     fold_upsample_conv=True,
+    fold_mask_projection=True,
+    fold_attention=True,
     winograd_conv=True,
     winograd_cfg=dict(tile=4, min_channels=128),
     fused_attention=False,
@@ -232,6 +245,8 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
 def optimize_for_inference(model: nn.Module,
                            fuse_conv_bn: bool = True,
                            fold_upsample_conv: bool = True,
+                           fold_mask_projection: bool = True,
+                           fold_attention: bool = True,
                            winograd_conv: bool = True,
                            winograd_cfg: Optional[dict] = None,
                            fused_attention: bool = False,
@@ -249,6 +264,12 @@ def optimize_for_inference(model: nn.Module,
             Defaults to True.
         fold_upsample_conv (bool): Compute conv3x3 after a bilinear 2x
             upsampling at the low resolution. Defaults to True.
+        fold_mask_projection (bool): Fold the mask features' final conv1x1
+            into the dynamic kernels (modules with a
+            ``fold_mask_projection`` method). Defaults to True.
+        fold_attention (bool): Fold the query / output projections of
+            attention to short memories into its keys / values. Defaults to
+            True.
         winograd_conv (bool): Winograd 3x3 convolutions on the CPU.
             Defaults to True.
         winograd_cfg (dict, optional): ``tile`` and ``min_channels`` of
@@ -272,15 +293,21 @@ def optimize_for_inference(model: nn.Module,
         _mmcv_fuse_conv_bn(model)
     if fold_upsample_conv:
         fold_upsample_convs(model)
+    if fold_mask_projection:
+        for module in list(model.modules()):
+            if callable(getattr(module, 'fold_mask_projection', None)):
+                module.fold_mask_projection()
     if winograd_conv:
         use_winograd_convs(model, **{
             **DEFAULT_INFERENCE_CFG['winograd_cfg'],
             **(winograd_cfg or {})
         })
-    if fused_attention:
-        for module in model.modules():
-            if isinstance(module, VLMultiheadAttention):
+    for module in model.modules():
+        if isinstance(module, VLMultiheadAttention):
+            if fused_attention:
                 module.fused = True
+            if fold_attention:
+                module.fold_projections = True
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if compile:

@@ -59,12 +59,29 @@ def test_inference_transforms_keep_the_outputs(tiny_model):
         and not isinstance(m, nn.BatchNorm1d)
     ]
     assert remaining == ['neck.norm_layer.0']
-    # The projector's two upsample+conv pairs are folded.
+    # The projector's two upsample+conv pairs are folded, its final conv1x1
+    # moved into the sentence kernel; every attention may fold projections.
     assert sum(isinstance(m, BilinearUpsampleConv3x3)
                for m in model.modules()) == 2
+    projector = model.decode_head.proj
+    assert isinstance(projector.vis[-1], nn.Identity)
+    assert projector.dynamic_conv.input_weight is not None
+    assert all(m.fold_projections for m in model.modules()
+               if isinstance(m, VLMultiheadAttention))
     logits = _logits(model, images, TEXTS)
     scale = expected.abs().max().item()
     assert (logits - expected).abs().max().item() <= 1e-5 * max(1., scale)
+
+
+def test_algebraic_folds_can_be_switched_off(tiny_model):
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model),
+        fold_mask_projection=False,
+        fold_attention=False)
+    assert isinstance(model.decode_head.proj.vis[-1], nn.Conv2d)
+    assert model.decode_head.proj.dynamic_conv.input_weight is None
+    assert not any(m.fold_projections for m in model.modules()
+                   if isinstance(m, VLMultiheadAttention))
 
 
 def test_fold_only_pairs_upsample_then_3x3_conv():

@@ -5,8 +5,9 @@ at the head's resolution), as the CRIS reference's latency script times it;
 tokenisation is included, resizing the masks to the image is not. The model
 is prepared by :func:`mmrefseg.apis.init_model` (checkpoint or random
 weights) and the inference transforms chosen by the flags: BatchNorm folding
-(on unless ``--no-fuse-conv-bn``), the upsample+conv folding (on unless
-``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
+(on unless ``--no-fuse-conv-bn``), the algebraic folds (upsample+conv3x3,
+mask projection into the dynamic kernels, attention projections into short
+keys / values; on unless ``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
 ``--no-winograd``), ``--fused-attention``, ``--channels-last``,
 ``--compile`` (inductor with ``freezing``), and ``--dtype`` (bf16 / fp16
 autocast). The defaults are those of :func:`mmrefseg.apis.init_model`.
@@ -61,7 +62,9 @@ def parse_args(argv=None):
     parser.add_argument('--no-fuse-conv-bn', action='store_true',
                         help='keep BatchNorm layers separate')
     parser.add_argument('--no-fold', action='store_true',
-                        help='keep bilinear upsampling + conv3x3 separate')
+                        help='no algebraic folding: keep upsampling + '
+                        'conv3x3, the mask projection and the attention '
+                        'projections as built')
     parser.add_argument('--no-winograd', action='store_true',
                         help='direct 3x3 convolutions (oneDNN)')
     parser.add_argument('--fused-attention', action='store_true',
@@ -230,6 +233,8 @@ def main(argv=None) -> int:
     transforms = dict(
         fuse_conv_bn=not args.no_fuse_conv_bn,
         fold_upsample_conv=not args.no_fold,
+        fold_mask_projection=not args.no_fold,
+        fold_attention=not args.no_fold,
         winograd_conv=not args.no_winograd and not is_cuda,
         fused_attention=args.fused_attention,
         channels_last=args.channels_last,

@@ -14,8 +14,11 @@ Both models are built in ONE process with the same (random) weights:
    ``eager``   no inference transform, ``torch.no_grad`` (as the reference);
    ``infer``   ``torch.inference_mode``;
    ``fuse``    ``infer`` + BatchNorm folded into the convolutions;
-   ``fold``    ``fuse`` + conv3x3 after 2x bilinear upsampling computed at
-               the low resolution (``BilinearUpsampleConv3x3``);
+   ``fold``    ``fuse`` + the algebraic folds: conv3x3 after 2x bilinear
+               upsampling computed at the low resolution
+               (``BilinearUpsampleConv3x3``), the projector's conv1x1 folded
+               into the sentence kernel, the word attention's query /
+               output projections folded into its keys / values;
    ``winograd`` ``fold`` + wide 3x3 convolutions by Winograd F(4x4, 3x3)
                (``WinogradConv2d``): what ``init_model`` applies by default;
    ``compile`` ``winograd`` + ``torch.compile`` (inductor, ``freezing``);
@@ -55,8 +58,17 @@ import time
 import torch
 
 _NOTHING = dict(
-    fuse_conv_bn=False, fold_upsample_conv=False, winograd_conv=False)
-_FOLDED = dict(_NOTHING, fuse_conv_bn=True, fold_upsample_conv=True)
+    fuse_conv_bn=False,
+    fold_upsample_conv=False,
+    fold_mask_projection=False,
+    fold_attention=False,
+    winograd_conv=False)
+_FOLDED = dict(
+    _NOTHING,
+    fuse_conv_bn=True,
+    fold_upsample_conv=True,
+    fold_mask_projection=True,
+    fold_attention=True)
 _WINOGRAD = dict(_FOLDED, winograd_conv=True)
 #: variant -> optimize_for_inference arguments (None: untouched, no_grad)
 VARIANTS = dict(

@@ -4,7 +4,13 @@ Every sample carries its own ``Nk`` kernels, predicted from language: CRIS
 predicts one kernel per sentence (``Nk = 1``), EAVL's multi-mask generator one
 per query (``Nk = Nq``). All kernels of all samples run as ONE grouped
 convolution: the batch is folded into the channels and each sample is a group.
+
+For inference, :meth:`DynamicConv2d.fold_input_projection` absorbs the 1x1
+convolution that makes the features (CRIS's ``proj.vis.4``, EAVL's mask
+upsampler): ``K * (P x + b) = (K P) * x + K * b``, so the full-resolution
+``C x C`` product becomes a ``Nk x C x C x K x K`` product on the kernels.
 """
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -54,7 +60,7 @@ class DynamicConv2d(nn.Module):
     """Module form of :func:`dynamic_conv2d` (no parameters of its own).
 
     Args:
-        in_channels (int): Channels C of the features.
+        in_channels (int): Channels C of the features (and of the kernels).
         kernel_size (int): K. Defaults to 3.
     """
 
@@ -64,6 +70,37 @@ class DynamicConv2d(nn.Module):
             raise ValueError(f'kernel_size must be odd, got {kernel_size}')
         self.in_channels = in_channels
         self.kernel_size = kernel_size
+        # Set by fold_input_projection (inference); not in the state dict.
+        self.register_buffer('input_weight', None, persistent=False)
+        self.register_buffer('input_bias', None, persistent=False)
+
+    def fold_input_projection(self, conv: nn.Conv2d) -> None:
+        """Absorbs ``conv``, a 1x1 convolution applied to the features just
+        before this layer, for inference: afterwards ``forward(x, kernels)``
+        equals the former ``forward(conv(x), kernels)`` up to float
+        rounding, with ``x`` of ``conv.in_channels`` channels.
+
+        The weights are copied now; later changes to ``conv`` are not seen.
+
+        Args:
+            conv (nn.Conv2d): 1x1, stride 1, ungrouped, ``in_channels``
+                outputs.
+        """
+        if self.input_weight is not None:
+            raise RuntimeError('DynamicConv2d already folds an input '
+                               'projection')
+        if not (isinstance(conv, nn.Conv2d)
+                and tuple(conv.kernel_size) == (1, 1)
+                and tuple(conv.stride) == (1, 1)
+                and tuple(conv.padding) == (0, 0) and conv.groups == 1
+                and conv.out_channels == self.in_channels):
+            raise ValueError('fold_input_projection needs a 1x1, stride 1, '
+                             f'ungrouped Conv2d with {self.in_channels} '
+                             f'outputs, got {conv}')
+        weight = conv.weight.detach()[:, :, 0, 0].clone()
+        bias = conv.bias.detach().clone() if conv.bias is not None else \
+            weight.new_zeros(weight.shape[0])
+        self.input_weight, self.input_bias = weight, bias
 
     @property
     def num_params(self) -> int:
@@ -72,5 +109,33 @@ class DynamicConv2d(nn.Module):
 
     def forward(self, feats: Tensor, kernels: Tensor) -> Tensor:
         """See :func:`dynamic_conv2d`: (B, C, H, W), (B, Nk, C*K*K+1) ->
-        (B, Nk, H, W)."""
-        return dynamic_conv2d(feats, kernels, self.kernel_size)
+        (B, Nk, H, W); with a folded input projection ``feats`` has that
+        projection's input channels."""
+        if self.input_weight is None:
+            return dynamic_conv2d(feats, kernels, self.kernel_size)
+        return self._forward_folded(feats, kernels)
+
+    def _forward_folded(self, feats: Tensor, kernels: Tensor) -> Tensor:
+        """``dynamic_conv2d(P x + b, kernels)`` as ``dynamic_conv2d(x,
+        kernels P)`` plus the bias term, which near the border only counts
+        the taps that fall inside the image (zero padding)."""
+        size = self.kernel_size
+        batch, num_kernels, _ = kernels.shape
+        if kernels.shape[-1] != self.num_params:
+            raise ValueError(f'kernels must have C*K*K+1 = {self.num_params}'
+                             f' values each, got {kernels.shape[-1]}')
+        kernels = kernels.to(feats.dtype)
+        weight = kernels[..., :-1].reshape(batch, num_kernels,
+                                           self.in_channels, size, size)
+        projection = self.input_weight.to(feats.dtype)
+        folded = torch.einsum('bncyx,cd->bndyx', weight,
+                              projection).flatten(2)
+        folded = torch.cat([folded, kernels[..., -1:]], dim=-1)
+        out = dynamic_conv2d(feats, folded, size)
+        bias_taps = torch.einsum('bncyx,c->bnyx', weight,
+                                 self.input_bias.to(feats.dtype))
+        bias_map = F.conv2d(
+            feats.new_ones(1, 1, *feats.shape[-2:]),
+            bias_taps.reshape(batch * num_kernels, 1, size, size),
+            padding=size // 2)
+        return out + bias_map.view(batch, num_kernels, *feats.shape[-2:])

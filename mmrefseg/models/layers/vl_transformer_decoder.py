@@ -68,6 +68,14 @@ class VLMultiheadAttention(nn.Module):
             (L, B, C), the layout the computation runs in. Defaults to True.
         fused (bool): Use ``F.scaled_dot_product_attention``. Defaults to
             False.
+        fold_projections (bool): When the keys are few (``num_heads * Nk <
+            embed_dims``, e.g. CRIS's 17 words against 676 pixels), fold the
+            query projection into the keys and the output projection into
+            the values (see :meth:`_forward_folded`): the long query
+            sequence then passes through two (C x heads * Nk) products
+            instead of two (C x C) ones. Same result up to float rounding;
+            an inference option (``inference_cfg.fold_attention``).
+            Defaults to False.
     """
 
     def __init__(self,
@@ -75,7 +83,8 @@ class VLMultiheadAttention(nn.Module):
                  num_heads: int,
                  dropout: float = 0.0,
                  batch_first: bool = True,
-                 fused: bool = False):
+                 fused: bool = False,
+                 fold_projections: bool = False):
         super().__init__()
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by '
@@ -85,6 +94,7 @@ class VLMultiheadAttention(nn.Module):
         self.dropout = dropout
         self.batch_first = batch_first
         self.fused = fused
+        self.fold_projections = fold_projections
         self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dims,
                                                        embed_dims))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dims))
@@ -125,6 +135,11 @@ class VLMultiheadAttention(nn.Module):
                                  for x in (query, key, value))
         dims = self.embed_dims
         length, batch, _ = query.shape
+        dropout = self.dropout if self.training else 0.0
+        if self.fold_projections and dropout == 0 and \
+                self.num_heads * key.shape[0] < dims:
+            out = self._forward_folded(query, key, value, key_padding_mask)
+            return out if self.batch_first else out.transpose(0, 1)
         weight, bias = self.in_proj_weight, self.in_proj_bias
         q = F.linear(query, weight[:dims], bias[:dims])
         k = F.linear(key, weight[dims:2 * dims], bias[dims:2 * dims])
@@ -132,7 +147,6 @@ class VLMultiheadAttention(nn.Module):
         q, k, v = self._split_heads(q), self._split_heads(k), \
             self._split_heads(v)
 
-        dropout = self.dropout if self.training else 0.0
         if self.fused:
             keep_mask = None
             if key_padding_mask is not None:
@@ -159,6 +173,59 @@ class VLMultiheadAttention(nn.Module):
         if dropout > 0:
             weights = F.dropout(weights, p=dropout)
         return self._merge_heads(torch.bmm(weights, v), length, batch)
+
+    def _forward_folded(self, query: Tensor, key: Tensor, value: Tensor,
+                        key_padding_mask: Optional[Tensor]) -> Tensor:
+        """Attention with the query projection folded into the keys and the
+        output projection into the values.
+
+        For head h, with ``W_q^h`` (d, C), ``W_o^h`` (C, d) the head's
+        slices of the query and output projections::
+
+            scores_h = (x W_q^h.T + b_q^h) k_h.T / sqrt(d)
+                     = x (W_q^h.T k_h.T / sqrt(d)) + b_q^h k_h.T / sqrt(d)
+            out      = sum_h softmax(scores_h) (v_h W_o^h.T) + b_o
+
+        so all heads' scores are one (Nq x C) @ (C x heads * Nk) product and
+        the output one (Nq x heads * Nk) @ (heads * Nk x C) product.
+
+        Args:
+            query (Tensor): (Nq, B, C), sequence first.
+            key (Tensor): (Nk, B, C).
+            value (Tensor): (Nk, B, C).
+            key_padding_mask (Tensor, optional): (B, Nk), True at padding.
+
+        Returns:
+            Tensor: (B, Nq, C), batch first.
+        """
+        dims, heads = self.embed_dims, self.num_heads
+        head_dims = dims // heads
+        length, batch, _ = query.shape
+        weight, bias = self.in_proj_weight, self.in_proj_bias
+        scale = math.sqrt(1.0 / head_dims)
+        k = F.linear(key, weight[dims:2 * dims], bias[dims:2 * dims])
+        v = F.linear(value, weight[2 * dims:], bias[2 * dims:])
+        k = k.view(-1, batch, heads, head_dims) * scale
+        v = v.view(-1, batch, heads, head_dims)
+        # (B, C, heads * Nk) and (B, 1, heads * Nk): queries -> scores
+        key_proj = torch.einsum('lbhd,hdc->bchl', k,
+                                weight[:dims].view(heads, head_dims, dims))
+        key_bias = torch.einsum('lbhd,hd->bhl', k,
+                                bias[:dims].view(heads, head_dims))
+        scores = torch.baddbmm(
+            key_bias.reshape(batch, 1, -1), query.transpose(0, 1),
+            key_proj.reshape(batch, dims, -1)).view(batch, length, heads, -1)
+        if key_padding_mask is not None:
+            scores = scores.masked_fill(
+                key_padding_mask.bool()[:, None, None, :], float('-inf'))
+        weights = scores.softmax(dim=-1)
+        # (B, heads * Nk, C): attention weights -> output
+        value_proj = torch.einsum(
+            'lbhd,chd->bhlc', v,
+            self.out_proj.weight.view(dims, heads, head_dims))
+        return torch.baddbmm(self.out_proj.bias,
+                             weights.view(batch, length, -1),
+                             value_proj.reshape(batch, -1, dims))
 
     def _merge_heads(self, out: Tensor, length: int, batch: int) -> Tensor:
         """(B * heads, L, C / heads) -> output projection, input layout."""

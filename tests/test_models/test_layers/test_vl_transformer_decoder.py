@@ -143,3 +143,48 @@ def test_decoder_stack_applies_layers_then_final_norm():
     torch.testing.assert_close(out, expected)
     with pytest.raises(ValueError, match='expects 32 channels'):
         decoder(vis, torch.randn(2, 5, 16))
+
+
+def test_folded_projections_equal_the_reference_layer(monkeypatch):
+    layer = _randomise(VLTransformerDecoderLayer(C, HEADS, FFN)).eval()
+    vis, txt, vis_pos, txt_pos, pad_mask = _inputs()
+    folded_calls = []
+    forward_folded = VLMultiheadAttention._forward_folded
+
+    def counting(self, *args):
+        folded_calls.append(self)
+        return forward_folded(self, *args)
+
+    monkeypatch.setattr(VLMultiheadAttention, '_forward_folded', counting)
+    layer.self_attn.fold_projections = True
+    layer.multihead_attn.fold_projections = True
+    with torch.no_grad():
+        ours = layer(vis, txt, vis_pos, txt_pos, pad_mask)
+        ref = _reference_layer_forward(layer, vis, txt, vis_pos, txt_pos,
+                                       pad_mask)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    # 4 heads x 5 words < 32 channels: folded; 4 heads x 12 pixels: not.
+    assert folded_calls == [layer.multihead_attn]
+
+
+@pytest.mark.parametrize('batch_first', [True, False])
+def test_folded_attention_masks_padding_in_either_layout(batch_first):
+    attn = _randomise(VLMultiheadAttention(C, HEADS,
+                                           batch_first=batch_first)).eval()
+    query, memory = torch.randn(2, 9, C), torch.randn(2, 5, C)
+    pad_mask = torch.tensor([[False] * 3 + [True] * 2, [False] * 5])
+    if not batch_first:
+        query, memory = query.transpose(0, 1), memory.transpose(0, 1)
+    with torch.no_grad():
+        expected = attn(query, memory, memory, key_padding_mask=pad_mask)
+        attn.fold_projections = True
+        folded = attn(query, memory, memory, key_padding_mask=pad_mask)
+        changed = memory.clone()
+        if batch_first:
+            changed[0, 3:] = 100.
+        else:
+            changed[3:, 0] = 100.
+        masked = attn(query, changed, changed, key_padding_mask=pad_mask)
+    assert folded.shape == expected.shape
+    torch.testing.assert_close(folded, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(masked, folded, atol=1e-5, rtol=1e-5)
