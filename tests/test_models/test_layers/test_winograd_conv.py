@@ -5,6 +5,7 @@ from torch import nn
 from mmrefseg.models.layers import WinogradConv2d
 
 
+@pytest.mark.parametrize('tiles_major', [False, True])
 @pytest.mark.parametrize('tile', [2, 4])
 @pytest.mark.parametrize('batch,in_channels,out_channels,height,width,bias', [
     (1, 6, 5, 8, 8, True),  # whole tiles
@@ -12,11 +13,13 @@ from mmrefseg.models.layers import WinogradConv2d
     (3, 4, 3, 1, 1, False),  # one pixel: all but the centre tap read padding
     (1, 3, 4, 13, 5, True),
 ])
-def test_equals_the_direct_convolution(tile, batch, in_channels,
+def test_equals_the_direct_convolution(tiles_major, tile, batch, in_channels,
                                        out_channels, height, width, bias):
     torch.manual_seed(0)
     conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias)
     layer = WinogradConv2d(conv, tile)
+    # both memory orders of the per-position products
+    layer.tiles_major_below = 10**9 if tiles_major else 0
     x = torch.randn(batch, in_channels, height, width)
     with torch.no_grad():
         expected = conv(x)
