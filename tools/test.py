@@ -30,7 +30,7 @@ from mmengine.runner import Runner
 from mmrefseg import register_all_modules
 from mmrefseg.evaluation.metrics import DumpReferResults
 from mmrefseg.registry import RUNNERS
-from mmrefseg.utils import setup_distributed
+from mmrefseg.utils import setup_distributed, teardown_distributed
 
 OUT_SUFFIXES = ('.pkl', '.pickle', '.json')
 
@@ -154,6 +154,7 @@ def main(argv=None):
                 predictions=dump_metric.records), args.out)
         runner.logger.info(f'Metrics and {len(dump_metric.records)} '
                            f'predictions written to {args.out}')
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -24,7 +24,7 @@ from mmengine.runner import Runner
 
 from mmrefseg import register_all_modules
 from mmrefseg.registry import RUNNERS
-from mmrefseg.utils import setup_distributed
+from mmrefseg.utils import setup_distributed, teardown_distributed
 
 
 def parse_args(argv=None):
@@ -144,6 +144,7 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
-from .dist_utils import setup_distributed
+from .dist_utils import setup_distributed, teardown_distributed
 from .geometry import restore_original_size
 from .setup_env import register_all_modules
 
 __all__ = [
-    'setup_distributed', 'register_all_modules', 'restore_original_size'
+    'setup_distributed', 'teardown_distributed', 'register_all_modules',
+    'restore_original_size'
 ]

@@ -19,7 +19,9 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-__all__ = ['setup_distributed', 'init_cpu_process_group']
+__all__ = [
+    'setup_distributed', 'init_cpu_process_group', 'teardown_distributed'
+]
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 DEFAULT_MASTER_PORT = '29500'
@@ -140,3 +142,16 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
                       f'`sync_bn={cfg.sync_bn!r}` is ignored and every '
                       'process keeps its own BatchNorm statistics.')
         cfg.sync_bn = None
+
+
+def teardown_distributed() -> None:
+    """Close the process group, if any, at the end of a tool's run.
+
+    Left open, the group's gloo threads are still running when the
+    interpreter exits, and a process whose work is done can abort
+    ("terminate called without an active exception"), which the launcher
+    reports as a failed run. The barrier lets every rank finish first.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
