@@ -18,6 +18,20 @@ from torch import Tensor
 __all__ = ['dynamic_conv2d', 'DynamicConv2d']
 
 
+def _check_kernels(kernels: Tensor, batch: int, channels: int,
+                   kernel_size: int) -> None:
+    """Raises if ``kernels`` is not (B, Nk, C * K * K + 1)."""
+    if kernels.dim() != 3 or kernels.shape[0] != batch:
+        raise ValueError(f'kernels must be (B={batch}, Nk, '
+                         f'{channels}*{kernel_size}*{kernel_size}+1), got '
+                         f'{tuple(kernels.shape)}')
+    expected = channels * kernel_size * kernel_size + 1
+    if kernels.shape[-1] != expected:
+        raise ValueError(f'kernels must have C*K*K+1 = {expected} values '
+                         f'each for C={channels}, K={kernel_size}, got '
+                         f'{kernels.shape[-1]}')
+
+
 def dynamic_conv2d(feats: Tensor, kernels: Tensor,
                    kernel_size: int = 3) -> Tensor:
     """Convolves each sample's features with that sample's own kernels.
@@ -33,15 +47,7 @@ def dynamic_conv2d(feats: Tensor, kernels: Tensor,
         Tensor: (B, Nk, H, W).
     """
     batch, channels, height, width = feats.shape
-    if kernels.dim() != 3 or kernels.shape[0] != batch:
-        raise ValueError(f'kernels must be (B={batch}, Nk, '
-                         f'{channels}*{kernel_size}*{kernel_size}+1), got '
-                         f'{tuple(kernels.shape)}')
-    expected = channels * kernel_size * kernel_size + 1
-    if kernels.shape[-1] != expected:
-        raise ValueError(f'kernels must have C*K*K+1 = {expected} values '
-                         f'each for C={channels}, K={kernel_size}, got '
-                         f'{kernels.shape[-1]}')
+    _check_kernels(kernels, batch, channels, kernel_size)
     num_kernels = kernels.shape[1]
     kernels = kernels.to(feats.dtype)
     weight = kernels[..., :-1].reshape(batch * num_kernels, channels,
@@ -120,10 +126,8 @@ class DynamicConv2d(nn.Module):
         kernels P)`` plus the bias term, which near the border only counts
         the taps that fall inside the image (zero padding)."""
         size = self.kernel_size
+        _check_kernels(kernels, feats.shape[0], self.in_channels, size)
         batch, num_kernels, _ = kernels.shape
-        if kernels.shape[-1] != self.num_params:
-            raise ValueError(f'kernels must have C*K*K+1 = {self.num_params}'
-                             f' values each, got {kernels.shape[-1]}')
         kernels = kernels.to(feats.dtype)
         weight = kernels[..., :-1].reshape(batch, num_kernels,
                                            self.in_channels, size, size)

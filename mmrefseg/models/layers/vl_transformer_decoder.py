@@ -150,9 +150,7 @@ class VLMultiheadAttention(nn.Module):
         if self.fused:
             keep_mask = None
             if key_padding_mask is not None:
-                keep_mask = ~key_padding_mask.bool()[:, None, None, :].expand(
-                    -1, self.num_heads, -1, -1).reshape(
-                        batch * self.num_heads, 1, -1)
+                keep_mask = self._per_head(~key_padding_mask.bool())
             out = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=keep_mask, dropout_p=dropout)
             return self._merge_heads(out, length, batch)
@@ -165,14 +163,18 @@ class VLMultiheadAttention(nn.Module):
                 key_padding_mask.shape, dtype=q.dtype,
                 device=q.device).masked_fill_(key_padding_mask.bool(),
                                               float('-inf'))
-            bias_mask = bias_mask[:, None, None, :].expand(
-                -1, self.num_heads, -1, -1).reshape(batch * self.num_heads,
-                                                    1, -1)
-            weights = torch.baddbmm(bias_mask, q, k.transpose(1, 2))
+            weights = torch.baddbmm(
+                self._per_head(bias_mask), q, k.transpose(1, 2))
         weights = weights.softmax(dim=-1)
         if dropout > 0:
             weights = F.dropout(weights, p=dropout)
         return self._merge_heads(torch.bmm(weights, v), length, batch)
+
+    def _per_head(self, per_key: Tensor) -> Tensor:
+        """(B, Nk) -> (B * heads, 1, Nk), the layout of split heads."""
+        batch = per_key.shape[0]
+        return per_key[:, None, None, :].expand(
+            -1, self.num_heads, -1, -1).reshape(batch * self.num_heads, 1, -1)
 
     def _forward_folded(self, query: Tensor, key: Tensor, value: Tensor,
                         key_padding_mask: Optional[Tensor]) -> Tensor:

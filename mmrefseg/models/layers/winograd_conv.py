@@ -67,6 +67,10 @@ class WinogradConv2d(nn.Module):
         tile (int): Output tile size m, 2 or 4. Defaults to 4.
     """
 
+    #: Below this many tiles per call the products run tiles-major (see
+    #: forward).
+    tiles_major_below = 100
+
     def __init__(self, conv: nn.Conv2d, tile: int = 4):
         super().__init__()
         if not self.supports(conv):
@@ -78,8 +82,6 @@ class WinogradConv2d(nn.Module):
                              f'got {tile}')
         self.conv = conv
         self.tile = tile
-        #: Below this many tiles the products run tiles-major (see forward).
-        self.tiles_major_below = 100
         size = tile + 2
         input_t, kernel_t, output_t = (
             torch.tensor(m, dtype=torch.float64) for m in _TRANSFORMS[tile])

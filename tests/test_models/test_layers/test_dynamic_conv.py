@@ -70,6 +70,9 @@ def test_folded_input_projection_equals_conv_then_dynamic_conv(
     torch.testing.assert_close(
         layer(feats, kernels), expected, atol=1e-5, rtol=1e-5)
     assert dict(layer.state_dict()) == {}
+    # the kernels are checked against the folded layer's own channels
+    with pytest.raises(ValueError, match='for C=5'):
+        layer(feats, kernels[..., 1:])
     with pytest.raises(RuntimeError, match='already'):
         layer.fold_input_projection(projection)
 
