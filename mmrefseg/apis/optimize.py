@@ -17,6 +17,11 @@
   algorithms); ``winograd_cfg`` sets ``tile`` (2 or 4) and
   ``min_channels``. Exact up to float rounding (~1e-5 relative, the order
   of oneDNN's own).
+* ``fold_upsampled_concat``: a 1x1 convolution of a concatenation whose last
+  part is bilinearly upsampled (CRIS's neck: ``f2_cat``, ``aggr``) mixes that
+  part before the upsampling, at a quarter of the pixels
+  (:class:`mmrefseg.models.layers.UpsampledConcatConv1x1`; modules with a
+  ``fold_upsampled_concat`` method). Exact up to float rounding.
 * ``fold_mask_projection``: the conv1x1 that ends the mask-feature
   upsampler (CRIS's ``proj.vis.4``, EAVL's ``mask_upsampler``) is folded into
   the sentence / query kernels of the dynamic convolution that follows
@@ -73,6 +78,7 @@ __all__ = [
 DEFAULT_INFERENCE_CFG = dict(
     fuse_conv_bn=True,
     fold_upsample_conv=True,
+    fold_upsampled_concat=True,
     fold_mask_projection=True,
     fold_attention=True,
     winograd_conv=True,
@@ -245,6 +251,7 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
 def optimize_for_inference(model: nn.Module,
                            fuse_conv_bn: bool = True,
                            fold_upsample_conv: bool = True,
+                           fold_upsampled_concat: bool = True,
                            fold_mask_projection: bool = True,
                            fold_attention: bool = True,
                            winograd_conv: bool = True,
@@ -264,6 +271,9 @@ def optimize_for_inference(model: nn.Module,
             Defaults to True.
         fold_upsample_conv (bool): Compute conv3x3 after a bilinear 2x
             upsampling at the low resolution. Defaults to True.
+        fold_upsampled_concat (bool): Mix the upsampled part of a
+            concatenation before a 1x1 conv at the low resolution (modules
+            with a ``fold_upsampled_concat`` method). Defaults to True.
         fold_mask_projection (bool): Fold the mask features' final conv1x1
             into the dynamic kernels (modules with a
             ``fold_mask_projection`` method). Defaults to True.
@@ -293,10 +303,12 @@ def optimize_for_inference(model: nn.Module,
         _mmcv_fuse_conv_bn(model)
     if fold_upsample_conv:
         fold_upsample_convs(model)
-    if fold_mask_projection:
-        for module in list(model.modules()):
-            if callable(getattr(module, 'fold_mask_projection', None)):
-                module.fold_mask_projection()
+    for enabled, method in ((fold_upsampled_concat, 'fold_upsampled_concat'),
+                            (fold_mask_projection, 'fold_mask_projection')):
+        if enabled:
+            for module in list(model.modules()):
+                if callable(getattr(module, method, None)):
+                    getattr(module, method)()
     if winograd_conv:
         use_winograd_convs(model, **{
             **DEFAULT_INFERENCE_CFG['winograd_cfg'],

@@ -10,6 +10,7 @@ from mmrefseg.apis import (fold_upsample_convs, inference_autocast,
                            merge_inference_cfg, optimize_for_inference,
                            use_winograd_convs)
 from mmrefseg.models.layers import (BilinearUpsampleConv3x3,
+                                    UpsampledConcatConv1x1,
                                     VLMultiheadAttention, WinogradConv2d)
 
 TINY_CONFIG = 'configs/toy/cris_tiny_refer-toy.py'
@@ -76,8 +77,10 @@ def test_inference_transforms_keep_the_outputs(tiny_model):
 def test_algebraic_folds_can_be_switched_off(tiny_model):
     model = optimize_for_inference(
         copy.deepcopy(tiny_model),
+        fold_upsampled_concat=False,
         fold_mask_projection=False,
         fold_attention=False)
+    assert not isinstance(model.neck.f2_cat, UpsampledConcatConv1x1)
     assert isinstance(model.decode_head.proj.vis[-1], nn.Conv2d)
     assert model.decode_head.proj.dynamic_conv.input_weight is None
     assert not any(m.fold_projections for m in model.modules()

@@ -6,6 +6,7 @@ from .positional_encoding import (sinusoidal_position_1d,
                                   sinusoidal_position_2d)
 from .text_pixel_projector import REFERENCE_PROJ_RENAMES, TextPixelProjector
 from .upsample_conv import BilinearUpsampleConv3x3
+from .upsampled_concat_conv import UpsampledConcatConv1x1
 from .vl_transformer_decoder import (VLMultiheadAttention,
                                      VLTransformerDecoder,
                                      VLTransformerDecoderLayer)
@@ -17,5 +18,5 @@ __all__ = [
     'sinusoidal_position_2d', 'TextPixelProjector', 'REFERENCE_PROJ_RENAMES',
     'VLMultiheadAttention', 'VLTransformerDecoder',
     'VLTransformerDecoderLayer', 'MultiQueryGenerator',
-    'BilinearUpsampleConv3x3', 'WinogradConv2d'
+    'BilinearUpsampleConv3x3', 'UpsampledConcatConv1x1', 'WinogradConv2d'
 ]

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .row_aligned import row_aligned_empty
+
 __all__ = ['BilinearUpsampleConv3x3', 'is_plain_conv3x3']
 
 # _TAP_WEIGHTS[p][t] lists (offset, weight) of the low-resolution samples
@@ -91,9 +93,11 @@ class BilinearUpsampleConv3x3(nn.Module):
         # The tap maps are linear per pixel: padding the (fewer) input
         # channels pads them; _set_padding then adapts the padding per phase.
         x = F.pad(x, (1, 1, 1, 1), mode='replicate')
+        pixels = (height + 2) * (width + 2)
         taps = torch.bmm(
             self.tap_weight.to(x.dtype).expand(batch, -1, -1),
-            x.reshape(batch, -1, (height + 2) * (width + 2)))
+            x.reshape(batch, -1, pixels),
+            out=row_aligned_empty(batch, 9 * channels, pixels, like=x))
         taps = taps.view(batch, channels, 3, 3, height + 2, width + 2)
         # Columns first: (B, C, ty, q, h + 2, w) per column phase q.
         cols = taps.new_empty(batch, channels, 3, 2, height + 2, width)

@@ -119,30 +119,35 @@ class WinogradConv2d(nn.Module):
         out_channels = self.kernel.shape[1]
         # Zero padding: 1 for the convolution, plus what completes the tiles.
         x = F.pad(x, (1, 1 + tile * cols - width, 1, 1 + tile * rows - height))
-        tiles = x.unfold(2, size, tile).unfold(3, size, tile)
         # Few tiles (small maps): MKL runs the per-position products faster
         # as (tiles x C_in) @ (C_in x C_out) than as (C_out x C_in) @
         # (C_in x tiles), measured 10-17 % on 26 x 26 maps.
-        tiles_major = batch * rows * cols < self.tiles_major_below
-        # (size^2, ...): tile positions first, then channels and tiles.
-        order = (4, 5, 0, 2, 3, 1) if tiles_major else (4, 5, 1, 0, 2, 3)
-        tiles = tiles.permute(*order).reshape(size * size, -1)
-        transformed = torch.mm(self.input_transform, tiles)
-        if tiles_major:
+        if batch * rows * cols < self.tiles_major_below:
+            tiles = x.unfold(2, size, tile).unfold(3, size, tile)
+            tiles = tiles.permute(4, 5, 0, 2, 3, 1).reshape(size * size, -1)
+            transformed = torch.mm(self.input_transform, tiles)
             products = torch.bmm(
                 transformed.view(size * size, -1, channels),
                 self.kernel.transpose(1, 2))
+            layout, order = (batch, rows, cols, out_channels), (2, 5, 3, 0, 4,
+                                                                1)
         else:
-            products = torch.bmm(self.kernel,
-                                 transformed.view(size * size, channels, -1))
-        out = torch.mm(self.output_transform,
-                       products.view(size * size, -1))
-        if tiles_major:
-            out = out.view(tile, tile, batch, rows, cols, out_channels)
-            out = out.permute(2, 5, 3, 0, 4, 1)
-        else:
-            out = out.view(tile, tile, out_channels, batch, rows, cols)
-            out = out.permute(3, 2, 4, 0, 5, 1)
+            # The input transform as a stride-`tile` convolution of every
+            # channel with the (size^2, 1, size, size) transform: no copy of
+            # the overlapping tiles (13.7 -> 12.2 ms on 128 x 104 x 104).
+            transformed = F.conv2d(
+                x.transpose(0, 1).reshape(channels * batch, 1, *x.shape[2:]),
+                self.input_transform.view(size * size, 1, size, size),
+                stride=tile)
+            # (size^2, C_in, B * tiles), a view when B == 1.
+            transformed = transformed.view(channels, batch, size * size,
+                                           -1).permute(2, 0, 1, 3).reshape(
+                                               size * size, channels, -1)
+            products = torch.bmm(self.kernel, transformed)
+            layout, order = (out_channels, batch, rows, cols), (3, 2, 4, 0, 5,
+                                                                1)
+        out = torch.mm(self.output_transform, products.view(size * size, -1))
+        out = out.view(tile, tile, *layout).permute(*order)
         out = out.reshape(batch, out_channels, tile * rows, tile * cols)
         out = out[:, :, :height, :width]
         if self.conv.bias is not None:

@@ -7,7 +7,7 @@ SyncBN). :data:`REFERENCE_NECK_RENAMES` lists the regular expressions that map
 a reference ``neck.*`` key (prefix removed) onto this module; keys that match
 none of them (``txt_proj.*``, ``norm_layer.*``) are unchanged.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -18,6 +18,7 @@ from torch import Tensor
 
 from mmrefseg.registry import MODELS
 from ..layers.coord_conv import CoordConvModule
+from ..layers.upsampled_concat_conv import UpsampledConcatConv1x1
 
 __all__ = ['FusionNeck', 'REFERENCE_NECK_RENAMES']
 
@@ -172,12 +173,39 @@ class FusionNeck(BaseModule):
             f5 = f5 * self.txt_proj(sentence_feat)[:, :, None, None]
         f5 = self.norm_layer(f5)
 
-        f4 = self.f2_v_proj(c4)
-        f4 = self.f2_cat(torch.cat([f4, self._upsample_to(f5, f4)], dim=1))
+        f4 = self._concat_conv(self.f2_cat, [self.f2_v_proj(c4)], f5)
 
         f3 = F.avg_pool2d(self.f3_v_proj(c3), 2, 2)
         f3 = self.f3_cat(torch.cat([f3, f4], dim=1))
 
-        fq5 = self._upsample_to(self.f4_proj5(f5), f4)
-        fq = torch.cat([self.f4_proj3(f3), self.f4_proj4(f4), fq5], dim=1)
-        return self.coordconv(self.aggr(fq))
+        fq = self._concat_conv(self.aggr,
+                               [self.f4_proj3(f3),
+                                self.f4_proj4(f4)], self.f4_proj5(f5))
+        return self.coordconv(fq)
+
+    def _concat_conv(self, conv: nn.Module, parts: List[Tensor],
+                     low: Tensor) -> Tensor:
+        """``conv(cat([*parts, upsample(low)]))``; a folded ``conv``
+        (:meth:`fold_upsampled_concat`) takes the parts as they are."""
+        if isinstance(conv, UpsampledConcatConv1x1):
+            return conv(parts, low)
+        return conv(
+            torch.cat([*parts, self._upsample_to(low, parts[0])], dim=1))
+
+    def fold_upsampled_concat(self) -> bool:
+        """Inference transform: ``f2_cat`` and ``aggr`` mix their
+        upsampled stride-32 part before the upsampling
+        (:class:`UpsampledConcatConv1x1`). Same output up to float rounding.
+        Run it after BN folding: the new layers copy the weights.
+
+        Returns:
+            bool: Whether a layer was replaced (False when already done).
+        """
+        folded = False
+        for name, low_channels in (('f2_cat', self.f1_v_proj.out_channels),
+                                   ('aggr', self.out_channels)):
+            conv = getattr(self, name)
+            if UpsampledConcatConv1x1.supports(conv):
+                setattr(self, name, UpsampledConcatConv1x1(conv, low_channels))
+                folded = True
+        return folded

@@ -188,3 +188,35 @@ def test_folded_attention_masks_padding_in_either_layout(batch_first):
     assert folded.shape == expected.shape
     torch.testing.assert_close(folded, expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(masked, folded, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('with_mask', [False, True])
+def test_query_blocks_give_the_same_attention(monkeypatch, with_mask):
+    attn = _randomise(VLMultiheadAttention(C, HEADS)).eval()
+    query, memory = torch.randn(2, 11, C), torch.randn(2, 6, C)
+    pad_mask = torch.zeros(2, 6, dtype=torch.bool)
+    pad_mask[1, 4:] = True
+    pad_mask = pad_mask if with_mask else None
+    calls = []
+    attend = VLMultiheadAttention._attend
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape[1])
+        return attend(*args, **kwargs)
+
+    monkeypatch.setattr(VLMultiheadAttention, '_attend',
+                        staticmethod(counting))
+    with torch.no_grad():
+        whole = attn(query, memory, memory, pad_mask)
+        # 2 * 4 head rows x 6 keys x 4 bytes: 4 queries per block
+        attn.score_block_bytes = 4 * 2 * HEADS * 6 * 4
+        calls.clear()
+        blocked = attn(query, memory, memory, pad_mask)
+    assert calls == [4, 4, 3]
+    torch.testing.assert_close(blocked, whole, atol=1e-6, rtol=1e-6)
+    # With autograd on, one block (slices written in place don't backprop).
+    calls.clear()
+    out = attn(query, memory, memory, pad_mask)
+    out.sum().backward()
+    assert calls == [11]
+    assert attn.in_proj_weight.grad.abs().sum() > 0
