@@ -8,7 +8,9 @@ convolution: the batch is folded into the channels and each sample is a group.
 For inference, :meth:`DynamicConv2d.fold_input_projection` absorbs the 1x1
 convolution that makes the features (CRIS's ``proj.vis.4``, EAVL's mask
 upsampler): ``K * (P x + b) = (K P) * x + K * b``, so the full-resolution
-``C x C`` product becomes a ``Nk x C x C x K x K`` product on the kernels.
+``C x C`` product becomes a ``Nk x C x C x K x K`` product on the kernels;
+that path computes the convolution per kernel tap with one batched matrix
+product.
 """
 import torch
 import torch.nn as nn
@@ -122,24 +124,37 @@ class DynamicConv2d(nn.Module):
         return self._forward_folded(feats, kernels)
 
     def _forward_folded(self, feats: Tensor, kernels: Tensor) -> Tensor:
-        """``dynamic_conv2d(P x + b, kernels)`` as ``dynamic_conv2d(x,
-        kernels P)`` plus the bias term, which near the border only counts
-        the taps that fall inside the image (zero padding)."""
-        size = self.kernel_size
+        """``dynamic_conv2d(P x + b, kernels)``, computed per kernel tap.
+
+        For tap ``t`` of kernel ``w``, ``w_t . (P x + b) = (w_t P) . x +
+        w_t . b``: one batched (Nk K^2 x C_in) @ (C_in x HW) product gives
+        every tap map, and zero-padded shifted sums of the tap maps give the
+        convolution. The constant ``w_t . b`` then drops out exactly where
+        the tap falls on the zero padding. Also faster than the grouped
+        convolution, whose single output channel per group oneDNN runs at a
+        few GMAC/s (CRIS, 256 x 104 x 104: 9.5 -> 2.0 ms on 2 CPU cores).
+        """
+        size, pad = self.kernel_size, self.kernel_size // 2
         _check_kernels(kernels, feats.shape[0], self.in_channels, size)
         batch, num_kernels, _ = kernels.shape
+        height, width = feats.shape[-2:]
         kernels = kernels.to(feats.dtype)
+        # (B, Nk, K, K, C): tap-major, as the rows of the tap product.
         weight = kernels[..., :-1].reshape(batch, num_kernels,
-                                           self.in_channels, size, size)
-        projection = self.input_weight.to(feats.dtype)
-        folded = torch.einsum('bncyx,cd->bndyx', weight,
-                              projection).flatten(2)
-        folded = torch.cat([folded, kernels[..., -1:]], dim=-1)
-        out = dynamic_conv2d(feats, folded, size)
-        bias_taps = torch.einsum('bncyx,c->bnyx', weight,
-                                 self.input_bias.to(feats.dtype))
-        bias_map = F.conv2d(
-            feats.new_ones(1, 1, *feats.shape[-2:]),
-            bias_taps.reshape(batch * num_kernels, 1, size, size),
-            padding=size // 2)
-        return out + bias_map.view(batch, num_kernels, *feats.shape[-2:])
+                                           self.in_channels, size,
+                                           size).permute(0, 1, 3, 4, 2)
+        tap_weight = torch.matmul(weight, self.input_weight.to(feats.dtype))
+        tap_bias = torch.matmul(weight, self.input_bias.to(feats.dtype))
+        taps = torch.baddbmm(
+            tap_bias.reshape(batch, -1, 1),
+            tap_weight.reshape(batch, num_kernels * size * size, -1),
+            feats.flatten(2))
+        taps = F.pad(
+            taps.view(batch, num_kernels, size, size, height, width),
+            (pad, pad, pad, pad))
+        out = kernels[..., -1, None, None].expand(batch, num_kernels, height,
+                                                  width).clone()
+        for y in range(size):
+            for x in range(size):
+                out += taps[:, :, y, x, y:y + height, x:x + width]
+        return out
