@@ -6,8 +6,9 @@ tokenisation is included, resizing the masks to the image is not. The model
 is prepared by :func:`mmrefseg.apis.init_model` (checkpoint or random
 weights) and the inference transforms chosen by the flags: BatchNorm folding
 (on unless ``--no-fuse-conv-bn``), the algebraic folds (upsample+conv3x3,
-mask projection into the dynamic kernels, attention projections into short
-keys / values; on unless ``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
+the neck's upsampled concatenations, mask projection into the dynamic
+kernels, attention projections into short keys / values; on unless
+``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
 ``--no-winograd``), ``--fused-attention``, ``--channels-last``,
 ``--compile`` (inductor with ``freezing``), and ``--dtype`` (bf16 / fp16
 autocast). The defaults are those of :func:`mmrefseg.apis.init_model`.
@@ -223,7 +224,11 @@ def main(argv=None) -> int:
         device=args.device,
         cfg_options=args.cfg_options,
         inference_cfg=dict(
-            fuse_conv_bn=False, fold_upsample_conv=False,
+            fuse_conv_bn=False,
+            fold_upsample_conv=False,
+            fold_upsampled_concat=False,
+            fold_mask_projection=False,
+            fold_attention=False,
             winograd_conv=False))
     height, width = args.input_size or default_input_size(model.cfg)
     num_params = sum(p.numel() for p in model.parameters())
@@ -233,6 +238,7 @@ def main(argv=None) -> int:
     transforms = dict(
         fuse_conv_bn=not args.no_fuse_conv_bn,
         fold_upsample_conv=not args.no_fold,
+        fold_upsampled_concat=not args.no_fold,
         fold_mask_projection=not args.no_fold,
         fold_attention=not args.no_fold,
         winograd_conv=not args.no_winograd and not is_cuda,

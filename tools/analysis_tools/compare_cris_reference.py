@@ -16,9 +16,11 @@ Both models are built in ONE process with the same (random) weights:
    ``fuse``    ``infer`` + BatchNorm folded into the convolutions;
    ``fold``    ``fuse`` + the algebraic folds: conv3x3 after 2x bilinear
                upsampling computed at the low resolution
-               (``BilinearUpsampleConv3x3``), the projector's conv1x1 folded
-               into the sentence kernel, the word attention's query /
-               output projections folded into its keys / values;
+               (``BilinearUpsampleConv3x3``), the neck's upsampled
+               concatenation parts mixed before upsampling, the projector's
+               conv1x1 folded into the sentence kernel, the word
+               attention's query / output projections folded into its
+               keys / values;
    ``winograd`` ``fold`` + wide 3x3 convolutions by Winograd F(4x4, 3x3)
                (``WinogradConv2d``): what ``init_model`` applies by default;
    ``compile`` ``winograd`` + ``torch.compile`` (inductor, ``freezing``);
@@ -60,6 +62,7 @@ import torch
 _NOTHING = dict(
     fuse_conv_bn=False,
     fold_upsample_conv=False,
+    fold_upsampled_concat=False,
     fold_mask_projection=False,
     fold_attention=False,
     winograd_conv=False)
@@ -67,6 +70,7 @@ _FOLDED = dict(
     _NOTHING,
     fuse_conv_bn=True,
     fold_upsample_conv=True,
+    fold_upsampled_concat=True,
     fold_mask_projection=True,
     fold_attention=True)
 _WINOGRAD = dict(_FOLDED, winograd_conv=True)
