@@ -16,8 +16,11 @@ a 4x cut of the multiply-adds (``m = 2``: 2.25x).
 
 The transforms ``B^T . B`` and ``A^T . A`` act on the tile positions only;
 each is one small matrix product over every tile of every channel, so the
-whole layer is three GEMMs plus two layout copies. The kernels are
-transformed once, in float64, when the layer is built.
+whole layer is three GEMMs plus two layout copies. On larger maps the input
+transform is instead a stride-m convolution of every channel with the
+``(m + 2)^2`` transform rows as filters, which reads the overlapping tiles
+in place. The kernels are transformed once, in float64, when the layer is
+built.
 
 Rounding: measured against a float64 convolution, F(2x2, 3x3) is more
 accurate than oneDNN's direct fp32 convolution and F(4x4, 3x3) within ~2x of
