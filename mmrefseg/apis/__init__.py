@@ -1,13 +1,14 @@
 from .inference import (ReferInferencePipeline, ReferPrediction,
                         check_sentences, inference_model, init_model)
-from .optimize import (DEFAULT_INFERENCE_CFG, fold_upsample_convs,
-                       inference_autocast, merge_inference_cfg,
-                       optimize_for_inference, use_winograd_convs)
+from .optimize import (DEFAULT_INFERENCE_CFG, NO_INFERENCE_TRANSFORMS,
+                       fold_upsample_convs, inference_autocast,
+                       merge_inference_cfg, optimize_for_inference,
+                       use_winograd_convs)
 from .refer_inferencer import ReferInferencer
 
 __all__ = [
     'init_model', 'inference_model', 'check_sentences', 'ReferPrediction',
     'ReferInferencePipeline', 'ReferInferencer', 'DEFAULT_INFERENCE_CFG',
-    'merge_inference_cfg', 'optimize_for_inference', 'inference_autocast',
+    'NO_INFERENCE_TRANSFORMS', 'merge_inference_cfg', 'optimize_for_inference', 'inference_autocast',
     'fold_upsample_convs', 'use_winograd_convs'
 ]

@@ -68,7 +68,8 @@ from mmrefseg.models.layers.vl_transformer_decoder import VLMultiheadAttention
 from mmrefseg.models.layers.winograd_conv import WinogradConv2d
 
 __all__ = [
-    'DEFAULT_INFERENCE_CFG', 'AUTOCAST_DTYPES', 'merge_inference_cfg',
+    'DEFAULT_INFERENCE_CFG', 'NO_INFERENCE_TRANSFORMS', 'AUTOCAST_DTYPES',
+    'merge_inference_cfg',
     'optimize_for_inference', 'fold_upsample_convs', 'use_winograd_convs',
     'inference_autocast'
 ]
@@ -88,6 +89,13 @@ DEFAULT_INFERENCE_CFG = dict(
     compile=False,
     compile_cfg=dict(backend='inductor', dynamic=False, freezing=True),
     autocast=None)
+
+#: Every on/off transform of ``DEFAULT_INFERENCE_CFG`` off: the model as
+#: built (for tools that time or count it untransformed).
+NO_INFERENCE_TRANSFORMS = {
+    key: False
+    for key, value in DEFAULT_INFERENCE_CFG.items() if isinstance(value, bool)
+}
 
 #: Accepted names of the autocast dtype.
 AUTOCAST_DTYPES = {

@@ -6,9 +6,9 @@ from mmengine.config import Config
 from mmseg.structures import SegDataSample
 from torch import nn
 
-from mmrefseg.apis import (fold_upsample_convs, inference_autocast,
-                           merge_inference_cfg, optimize_for_inference,
-                           use_winograd_convs)
+from mmrefseg.apis import (NO_INFERENCE_TRANSFORMS, fold_upsample_convs,
+                           inference_autocast, merge_inference_cfg,
+                           optimize_for_inference, use_winograd_convs)
 from mmrefseg.models.layers import (BilinearUpsampleConv3x3,
                                     UpsampledConcatConv1x1,
                                     VLMultiheadAttention, WinogradConv2d)
@@ -188,3 +188,19 @@ def test_bf16_autocast_runs_close_to_fp32(tiny_model):
     assert (probs - expected_probs).abs().max() < 0.1
     with inference_autocast('cpu', None):
         assert _logits(tiny_model, images, TEXTS[:1]).dtype == torch.float32
+
+
+def test_no_inference_transforms_leave_the_model_as_built(tiny_model):
+    switches = {key for key, value in merge_inference_cfg().items()
+                if isinstance(value, bool)}
+    assert set(NO_INFERENCE_TRANSFORMS) == switches
+    assert not any(NO_INFERENCE_TRANSFORMS.values())
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model), **NO_INFERENCE_TRANSFORMS)
+    assert model.state_dict().keys() == tiny_model.state_dict().keys()
+    assert [type(m) for m in model.modules()] == \
+        [type(m) for m in tiny_model.modules()]
+    images = torch.randn(1, 3, 64, 96)
+    assert torch.equal(
+        _logits(model, images, TEXTS[:1]),
+        _logits(tiny_model, images, TEXTS[:1]))

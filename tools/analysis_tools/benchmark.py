@@ -212,8 +212,8 @@ def time_calls(run: Callable, iters: int, sync: Callable) -> List[float]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrefseg.apis import (inference_autocast, init_model,
-                               optimize_for_inference)
+    from mmrefseg.apis import (NO_INFERENCE_TRANSFORMS, inference_autocast,
+                               init_model, optimize_for_inference)
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     device = torch.device(args.device)
@@ -223,13 +223,7 @@ def main(argv=None) -> int:
         args.checkpoint,
         device=args.device,
         cfg_options=args.cfg_options,
-        inference_cfg=dict(
-            fuse_conv_bn=False,
-            fold_upsample_conv=False,
-            fold_upsampled_concat=False,
-            fold_mask_projection=False,
-            fold_attention=False,
-            winograd_conv=False))
+        inference_cfg=NO_INFERENCE_TRANSFORMS)
     height, width = args.input_size or default_input_size(model.cfg)
     num_params = sum(p.numel() for p in model.parameters())
     flops = None if args.no_flops else count_flops(model, height, width,

@@ -59,15 +59,10 @@ import time
 
 import torch
 
-_NOTHING = dict(
-    fuse_conv_bn=False,
-    fold_upsample_conv=False,
-    fold_upsampled_concat=False,
-    fold_mask_projection=False,
-    fold_attention=False,
-    winograd_conv=False)
+from mmrefseg.apis.optimize import NO_INFERENCE_TRANSFORMS
+
 _FOLDED = dict(
-    _NOTHING,
+    NO_INFERENCE_TRANSFORMS,
     fuse_conv_bn=True,
     fold_upsample_conv=True,
     fold_upsampled_concat=True,
@@ -77,8 +72,8 @@ _WINOGRAD = dict(_FOLDED, winograd_conv=True)
 #: variant -> optimize_for_inference arguments (None: untouched, no_grad)
 VARIANTS = dict(
     eager=None,
-    infer=_NOTHING,
-    fuse=dict(_NOTHING, fuse_conv_bn=True),
+    infer=NO_INFERENCE_TRANSFORMS,
+    fuse=dict(NO_INFERENCE_TRANSFORMS, fuse_conv_bn=True),
     fold=_FOLDED,
     winograd=_WINOGRAD,
     compile=dict(_WINOGRAD, compile=True),
