@@ -17,6 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .plain_conv import is_plain_conv
+
 __all__ = ['dynamic_conv2d', 'DynamicConv2d']
 
 
@@ -97,10 +99,7 @@ class DynamicConv2d(nn.Module):
         if self.input_weight is not None:
             raise RuntimeError('DynamicConv2d already folds an input '
                                'projection')
-        if not (isinstance(conv, nn.Conv2d)
-                and tuple(conv.kernel_size) == (1, 1)
-                and tuple(conv.stride) == (1, 1)
-                and tuple(conv.padding) == (0, 0) and conv.groups == 1
+        if not (is_plain_conv(conv, 1)
                 and conv.out_channels == self.in_channels):
             raise ValueError('fold_input_projection needs a 1x1, stride 1, '
                              f'ungrouped Conv2d with {self.in_channels} '

@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .plain_conv import is_plain_conv
 from .row_aligned import row_aligned_empty
 
-__all__ = ['BilinearUpsampleConv3x3', 'is_plain_conv3x3']
+__all__ = ['BilinearUpsampleConv3x3']
 
 # _TAP_WEIGHTS[p][t] lists (offset, weight) of the low-resolution samples
 # that the upsampled pixel 2i + p + t (t = -1, 0, 1) interpolates, offsets
@@ -38,17 +39,6 @@ _TAP_WEIGHTS = (
 ), (
     ((0, .75), (-1, .25)), ((0, .75), (1, .25)), ((1, .75), (0, .25)),
 )
-
-
-def is_plain_conv3x3(conv: nn.Module) -> bool:
-    """Whether ``conv`` is exactly an ``nn.Conv2d`` with a 3x3 kernel,
-    stride 1, zero padding 1, dilation 1 and one group: the convolution that
-    the inference layers here re-express."""
-    return (type(conv) is nn.Conv2d and tuple(conv.kernel_size) == (3, 3)
-            and tuple(conv.stride) == (1, 1)
-            and tuple(conv.padding) == (1, 1)
-            and tuple(conv.dilation) == (1, 1) and conv.groups == 1
-            and conv.padding_mode == 'zeros')
 
 
 class BilinearUpsampleConv3x3(nn.Module):
@@ -84,7 +74,7 @@ class BilinearUpsampleConv3x3(nn.Module):
     @staticmethod
     def supports(conv: nn.Module) -> bool:
         """Whether ``conv`` is a convolution this layer can replace."""
-        return is_plain_conv3x3(conv)
+        return is_plain_conv(conv, 3)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, h, w) -> (B, C_out, 2h, 2w)."""

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
+from .plain_conv import is_plain_conv
+
 __all__ = ['UpsampledConcatConv1x1']
 
 
@@ -66,10 +68,7 @@ class UpsampledConcatConv1x1(nn.Module):
         if not isinstance(conv_module, ConvModule) or tuple(
                 conv_module.order) != ('conv', 'norm', 'act'):
             return False
-        conv = conv_module.conv
-        return (type(conv) is nn.Conv2d and tuple(conv.kernel_size) == (1, 1)
-                and tuple(conv.stride) == (1, 1)
-                and tuple(conv.padding) == (0, 0) and conv.groups == 1)
+        return is_plain_conv(conv_module.conv, 1)
 
     def forward(self, parts: Sequence[Tensor], low: Tensor) -> Tensor:
         """Convolves ``[*parts, resize(low)]`` along channels.

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .upsample_conv import is_plain_conv3x3
+from .plain_conv import is_plain_conv
 
 __all__ = ['WinogradConv2d']
 
@@ -109,7 +109,7 @@ class WinogradConv2d(nn.Module):
     @staticmethod
     def supports(conv: nn.Module) -> bool:
         """Whether ``conv`` is a convolution this layer can replace."""
-        return is_plain_conv3x3(conv)
+        return is_plain_conv(conv, 3)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, C_out, H, W)."""
