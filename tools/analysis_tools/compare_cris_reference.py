@@ -159,21 +159,12 @@ def build_reference(args, word_len: int, calibration_images,
 @torch.no_grad()
 def calibrate_batchnorm(model, images, token_ids, steps: int = 2) -> None:
     """Running BN statistics of training-mode passes (cumulative mean)."""
-    norms = [
-        m for m in model.modules()
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-    ]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    model.train()
+    from verify_cris_conversion import cumulative_batchnorm_statistics
     masks = torch.zeros(images.shape[0], 1, images.shape[2] // 4,
                         images.shape[3] // 4)
-    for step in range(steps):
-        model(images + 0.1 * step, token_ids, masks)
-    for norm in norms:
-        norm.momentum = 0.1
-    model.eval()
+    with cumulative_batchnorm_statistics(model):
+        for step in range(steps):
+            model(images + 0.1 * step, token_ids, masks)
 
 
 def build_ours(config, reference):

@@ -29,6 +29,7 @@ Example::
         --config configs/cris/cris_r50_50e_refcoco.py --arch RN50
 """
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os.path as osp
@@ -142,11 +143,11 @@ def randomise_constant_parameters(model: nn.Module, generator) -> int:
     return count
 
 
-@torch.no_grad()
-def calibrate_batchnorm(model: nn.Module, token_ids, size: int,
-                        batch_size: int, generator) -> None:
-    """Running BN statistics from training-mode passes over random images
-    and the given sentences (cumulative mean over the batches)."""
+@contextlib.contextmanager
+def cumulative_batchnorm_statistics(model: nn.Module):
+    """Inside: ``model`` in training mode with its BN statistics reset to
+    a cumulative mean of the passes run there; afterwards in eval mode, with
+    the usual momentum 0.1 back."""
     norms = [
         m for m in model.modules()
         if isinstance(m, nn.modules.batchnorm._BatchNorm)
@@ -155,15 +156,26 @@ def calibrate_batchnorm(model: nn.Module, token_ids, size: int,
         norm.reset_running_stats()
         norm.momentum = None
     model.train()
-    for batch_ids in token_ids.split(batch_size):
-        images = torch.randn(
-            len(batch_ids), 3, size, size, generator=generator)
-        masks = torch.rand(
-            len(batch_ids), 1, size // 4, size // 4, generator=generator)
-        model(images, batch_ids, masks)
-    for norm in norms:
-        norm.momentum = 0.1
-    model.eval()
+    try:
+        yield
+    finally:
+        for norm in norms:
+            norm.momentum = 0.1
+        model.eval()
+
+
+@torch.no_grad()
+def calibrate_batchnorm(model: nn.Module, token_ids, size: int,
+                        batch_size: int, generator) -> None:
+    """Running BN statistics from training-mode passes over random images
+    and the given sentences (cumulative mean over the batches)."""
+    with cumulative_batchnorm_statistics(model):
+        for batch_ids in token_ids.split(batch_size):
+            images = torch.randn(
+                len(batch_ids), 3, size, size, generator=generator)
+            masks = torch.rand(
+                len(batch_ids), 1, size // 4, size // 4, generator=generator)
+            model(images, batch_ids, masks)
 
 
 def save_reference_checkpoint(model: nn.Module, path: str) -> None:
