@@ -5,6 +5,10 @@
 * ``fuse_conv_bn``: every BatchNorm that directly follows a convolution is
   folded into that convolution's weight and bias (mmcv's ``fuse_conv_bn``),
   which removes one memory-bound pass per conv. Exact up to float rounding.
+* ``fast_avg_pool``: every ``nn.AvgPool2d`` with a 2x2 window and stride
+  becomes :class:`mmrefseg.models.layers.AvgPool2x2` (three strided adds,
+  ~4x faster than ATen's CPU pooling) and every 1x1 one (the CLIP ResNets'
+  first shortcut) an ``nn.Identity``. Bit-identical.
 * ``fold_upsample_conv``: a bilinear 2x ``nn.Upsample`` followed, in an
   ``nn.Sequential``, by a 3x3 convolution (bare or in a ``ConvModule``) is
   computed at the low resolution with a quarter of the multiply-adds
@@ -63,6 +67,7 @@ from mmcv.cnn import ConvModule
 from mmcv.cnn import fuse_conv_bn as _mmcv_fuse_conv_bn
 from torch import nn
 
+from mmrefseg.models.layers.avg_pool import AvgPool2x2, is_plain_avg_pool
 from mmrefseg.models.layers.upsample_conv import BilinearUpsampleConv3x3
 from mmrefseg.models.layers.vl_transformer_decoder import VLMultiheadAttention
 from mmrefseg.models.layers.winograd_conv import WinogradConv2d
@@ -70,7 +75,8 @@ from mmrefseg.models.layers.winograd_conv import WinogradConv2d
 __all__ = [
     'DEFAULT_INFERENCE_CFG', 'NO_INFERENCE_TRANSFORMS', 'AUTOCAST_DTYPES',
     'merge_inference_cfg',
-    'optimize_for_inference', 'fold_upsample_convs', 'use_winograd_convs',
+    'optimize_for_inference', 'use_fast_avg_pools', 'fold_upsample_convs',
+    'use_winograd_convs',
     'inference_autocast'
 ]
 
@@ -78,6 +84,7 @@ __all__ = [
 #: ``init_model(..., inference_cfg=...)`` and the tools' flags).
 DEFAULT_INFERENCE_CFG = dict(
     fuse_conv_bn=True,
+    fast_avg_pool=True,
     fold_upsample_conv=True,
     fold_upsampled_concat=True,
     fold_mask_projection=True,
@@ -159,6 +166,31 @@ def _conv_after_upsample(module: nn.Module) -> Optional[nn.Module]:
             BilinearUpsampleConv3x3.supports(module.conv):
         return module.conv
     return None
+
+
+def use_fast_avg_pools(model: nn.Module) -> int:
+    """Replaces every ``nn.AvgPool2d`` with equal window and stride 1 or 2,
+    no padding and floor mode (:func:`is_plain_avg_pool`), in place: by
+    ``nn.Identity`` (window 1) or :class:`AvgPool2x2` (window 2), both
+    bit-identical.
+
+    Args:
+        model (nn.Module): The model.
+
+    Returns:
+        int: The number of pooling layers replaced.
+    """
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if is_plain_avg_pool(child, 1):
+                setattr(parent, name, nn.Identity())
+            elif is_plain_avg_pool(child, 2):
+                setattr(parent, name, AvgPool2x2())
+            else:
+                continue
+            count += 1
+    return count
 
 
 def fold_upsample_convs(model: nn.Module) -> int:
@@ -258,6 +290,7 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
 
 def optimize_for_inference(model: nn.Module,
                            fuse_conv_bn: bool = True,
+                           fast_avg_pool: bool = True,
                            fold_upsample_conv: bool = True,
                            fold_upsampled_concat: bool = True,
                            fold_mask_projection: bool = True,
@@ -277,6 +310,8 @@ def optimize_for_inference(model: nn.Module,
             layout); it is put in eval mode.
         fuse_conv_bn (bool): Fold BatchNorm into the preceding conv.
             Defaults to True.
+        fast_avg_pool (bool): 2x2 (and 1x1) average pooling by strided
+            adds (:func:`use_fast_avg_pools`). Defaults to True.
         fold_upsample_conv (bool): Compute conv3x3 after a bilinear 2x
             upsampling at the low resolution. Defaults to True.
         fold_upsampled_concat (bool): Mix the upsampled part of a
@@ -309,6 +344,8 @@ def optimize_for_inference(model: nn.Module,
     model.eval()
     if fuse_conv_bn:
         _mmcv_fuse_conv_bn(model)
+    if fast_avg_pool:
+        use_fast_avg_pools(model)
     if fold_upsample_conv:
         fold_upsample_convs(model)
     for enabled, method in ((fold_upsampled_concat, 'fold_upsampled_concat'),

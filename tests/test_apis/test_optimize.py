@@ -8,8 +8,9 @@ from torch import nn
 
 from mmrefseg.apis import (NO_INFERENCE_TRANSFORMS, fold_upsample_convs,
                            inference_autocast, merge_inference_cfg,
-                           optimize_for_inference, use_winograd_convs)
-from mmrefseg.models.layers import (BilinearUpsampleConv3x3,
+                           optimize_for_inference, use_fast_avg_pools,
+                           use_winograd_convs)
+from mmrefseg.models.layers import (AvgPool2x2, BilinearUpsampleConv3x3,
                                     UpsampledConcatConv1x1,
                                     VLMultiheadAttention, WinogradConv2d)
 
@@ -104,6 +105,32 @@ def test_fold_only_pairs_upsample_then_3x3_conv():
         torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=1e-5)
     assert isinstance(model[1], BilinearUpsampleConv3x3)
     assert isinstance(model[0], nn.Identity)
+
+
+def test_fast_avg_pools_replace_plain_pools_only():
+    model = nn.Sequential(
+        nn.AvgPool2d(2),  # AvgPool2x2
+        nn.Sequential(nn.AvgPool2d(1)),  # identity
+        nn.AvgPool2d(3),  # other window
+        nn.AvgPool2d(2, ceil_mode=True))  # other rounding
+    assert use_fast_avg_pools(model) == 2
+    assert [type(m) for m in (model[0], model[1][0], model[2], model[3])] \
+        == [AvgPool2x2, nn.Identity, nn.AvgPool2d, nn.AvgPool2d]
+    assert use_fast_avg_pools(model) == 0
+
+
+def test_fast_avg_pools_keep_the_bits(tiny_model):
+    images = torch.randn(2, 3, 64, 96)
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model),
+        **dict(NO_INFERENCE_TRANSFORMS, fast_avg_pool=True))
+    # The CLIP ResNet's stem, its three down-sampling blocks (main path and
+    # shortcut) and layer1's 1x1 shortcut pooling.
+    assert sum(isinstance(m, AvgPool2x2) for m in model.modules()) == 7
+    assert not any(isinstance(m, nn.AvgPool2d) for m in model.modules())
+    assert torch.equal(
+        _logits(model, images, TEXTS[:2]),
+        _logits(tiny_model, images, TEXTS[:2]))
 
 
 def test_winograd_replaces_wide_3x3_convolutions():

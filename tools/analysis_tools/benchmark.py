@@ -5,7 +5,8 @@ at the head's resolution), as the CRIS reference's latency script times it;
 tokenisation is included, resizing the masks to the image is not. The model
 is prepared by :func:`mmrefseg.apis.init_model` (checkpoint or random
 weights) and the inference transforms chosen by the flags: BatchNorm folding
-(on unless ``--no-fuse-conv-bn``), the algebraic folds (upsample+conv3x3,
+(on unless ``--no-fuse-conv-bn``), 2x2 average pooling by strided adds (on
+unless ``--no-fast-avg-pool``), the algebraic folds (upsample+conv3x3,
 the neck's upsampled concatenations, mask projection into the dynamic
 kernels, attention projections into short keys / values; on unless
 ``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
@@ -62,6 +63,8 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--no-fuse-conv-bn', action='store_true',
                         help='keep BatchNorm layers separate')
+    parser.add_argument('--no-fast-avg-pool', action='store_true',
+                        help="keep nn.AvgPool2d (ATen's pooling)")
     parser.add_argument('--no-fold', action='store_true',
                         help='no algebraic folding: keep upsampling + '
                         'conv3x3, the mask projection and the attention '
@@ -231,6 +234,7 @@ def main(argv=None) -> int:
 
     transforms = dict(
         fuse_conv_bn=not args.no_fuse_conv_bn,
+        fast_avg_pool=not args.no_fast_avg_pool,
         fold_upsample_conv=not args.no_fold,
         fold_upsampled_concat=not args.no_fold,
         fold_mask_projection=not args.no_fold,

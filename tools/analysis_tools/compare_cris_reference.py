@@ -14,8 +14,10 @@ Both models are built in ONE process with the same (random) weights:
    ``eager``   no inference transform, ``torch.no_grad`` (as the reference);
    ``infer``   ``torch.inference_mode``;
    ``fuse``    ``infer`` + BatchNorm folded into the convolutions;
-   ``fold``    ``fuse`` + the algebraic folds: conv3x3 after 2x bilinear
-               upsampling computed at the low resolution
+   ``fold``    ``fuse`` + 2x2 average pooling by strided adds
+               (``AvgPool2x2``, bit-identical) + the algebraic folds:
+               conv3x3 after 2x bilinear upsampling computed at the low
+               resolution
                (``BilinearUpsampleConv3x3``), the neck's upsampled
                concatenation parts mixed before upsampling, the projector's
                conv1x1 folded into the sentence kernel, the word
@@ -64,6 +66,7 @@ from mmrefseg.apis.optimize import NO_INFERENCE_TRANSFORMS
 _FOLDED = dict(
     NO_INFERENCE_TRANSFORMS,
     fuse_conv_bn=True,
+    fast_avg_pool=True,
     fold_upsample_conv=True,
     fold_upsampled_concat=True,
     fold_mask_projection=True,

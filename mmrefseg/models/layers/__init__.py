@@ -1,3 +1,4 @@
+from .avg_pool import AvgPool2x2, avg_pool2x2, is_plain_avg_pool
 from .coord_conv import CoordConvModule, coordinate_map
 from .dynamic_conv import DynamicConv2d, dynamic_conv2d
 from .mask_feature_upsampler import MaskFeatureUpsampler
@@ -13,7 +14,7 @@ from .vl_transformer_decoder import (VLMultiheadAttention,
 from .winograd_conv import WinogradConv2d
 
 __all__ = [
-    'CoordConvModule', 'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
+    'AvgPool2x2', 'avg_pool2x2', 'is_plain_avg_pool', 'CoordConvModule', 'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
     'MaskFeatureUpsampler', 'sinusoidal_position_1d',
     'sinusoidal_position_2d', 'TextPixelProjector', 'REFERENCE_PROJ_RENAMES',
     'VLMultiheadAttention', 'VLTransformerDecoder',

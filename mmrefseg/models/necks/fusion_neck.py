@@ -17,6 +17,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmrefseg.registry import MODELS
+from ..layers.avg_pool import avg_pool2x2
 from ..layers.coord_conv import CoordConvModule
 from ..layers.upsampled_concat_conv import UpsampledConcatConv1x1
 
@@ -175,7 +176,7 @@ class FusionNeck(BaseModule):
 
         f4 = self._concat_conv(self.f2_cat, [self.f2_v_proj(c4)], f5)
 
-        f3 = F.avg_pool2d(self.f3_v_proj(c3), 2, 2)
+        f3 = avg_pool2x2(self.f3_v_proj(c3))
         f3 = self.f3_cat(torch.cat([f3, f4], dim=1))
 
         fq = self._concat_conv(self.aggr,
