@@ -11,8 +11,9 @@
   first shortcut) an ``nn.Identity``. Bit-identical.
 * ``fold_upsample_conv``: a bilinear 2x ``nn.Upsample`` followed, in an
   ``nn.Sequential``, by a 3x3 convolution (bare or in a ``ConvModule``) is
-  computed at the low resolution with a quarter of the multiply-adds
-  (:class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`; CRIS's
+  computed at the low resolution with 6.25 / 36 of the multiply-adds
+  (polyphase kernels and Winograd F(2, 2);
+  :class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`; CRIS's
   projector). Exact up to float rounding.
 * ``winograd_conv``: 3x3 convolutions with at least ``min_channels`` input
   and output channels computed by Winograd's F(4x4, 3x3) as three GEMMs
