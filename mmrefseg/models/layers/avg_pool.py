@@ -14,6 +14,7 @@ so the result is the same bit for bit.
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules.utils import _pair
 
 __all__ = ['avg_pool2x2', 'AvgPool2x2', 'is_plain_avg_pool']
 
@@ -48,10 +49,6 @@ class AvgPool2x2(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H // 2, W // 2)."""
         return avg_pool2x2(x)
-
-
-def _pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, ) * 2
 
 
 def is_plain_avg_pool(pool: nn.Module, kernel_size: int) -> bool:

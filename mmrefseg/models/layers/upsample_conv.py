@@ -109,7 +109,8 @@ class BilinearUpsampleConv3x3(nn.Module):
         # to whole F(2, 2) pairs (the extra sample is never read back).
         rows, cols = height + 2 + height % 2, width + 2 + width % 2
         padded = F.pad(x, (1, 1, 1, 1), mode='replicate')
-        padded = F.pad(padded, (0, width % 2, 0, height % 2))
+        if height % 2 or width % 2:
+            padded = F.pad(padded, (0, width % 2, 0, height % 2))
         padded = padded.transpose(0, 1).contiguous()  # (C_in, B, rows, cols)
         centre, pairs, corners = self._products(padded)
         maps = _polyphase_maps(centre, pairs, corners, rows, cols)
@@ -203,31 +204,29 @@ def _pair_transform(x: Tensor, out: Tensor, dim: int) -> None:
     out[2].narrow(dim, size - 1, 1).zero_()
 
 
+def _pair_output(products: Tensor, out: Tensor, dim: int) -> None:
+    """F(2, 2) output transform along ``dim`` (-1 or -2): products
+    (m0, m1, m2) of each pair give its two samples, ``m0 + m1`` and
+    ``m1 + m2``, written to the even and odd samples of ``out``."""
+    for parity, samples in enumerate(out.unflatten(dim, (-1, 2)).unbind(dim)):
+        torch.add(products[parity], products[parity + 1], out=samples)
+
+
 def _polyphase_maps(centre: Tensor, pairs: Tensor, corners: Tensor,
                     rows: int, cols: int) -> tuple:
     """The four (C_out, B, rows, cols) maps P_ee, P_eo, P_oe, P_oo from the
-    products: the F(2, 2) output sums (``o_2j = m0 + m1``,
-    ``o_2j+1 = m1 + m2``), written to even / odd samples."""
+    products (F(2, 2) output transforms along columns, rows, or both)."""
     channels = centre.shape[0]
-    grid = (channels, -1, rows, cols)
-    eo = pairs[:3].view(3, channels, -1, rows, cols // 2)
-    oe = pairs[3:].view(3, channels, -1, rows // 2, cols)
+    map_ee = centre.view(channels, -1, rows, cols)
+    map_eo, map_oe, map_oo = (centre.new_empty(map_ee.shape) for _ in range(3))
+    _pair_output(pairs[:3].view(3, channels, -1, rows, cols // 2), map_eo, -1)
+    _pair_output(pairs[3:].view(3, channels, -1, rows // 2, cols), map_oe, -2)
+    # Both ways: the row outputs of each column product, then columns.
     corners = corners.view(3, 3, channels, -1, rows // 2, cols // 2)
-    map_eo = centre.new_empty(eo.shape[1:-1] + (cols, ))
-    map_oe = centre.new_empty(map_eo.shape)
-    map_oo = centre.new_empty(map_eo.shape)
-    for parity, out in enumerate(map_eo.unflatten(-1, (-1, 2)).unbind(-1)):
-        torch.add(eo[parity], eo[parity + 1], out=out)
-    for parity, out in enumerate(map_oe.unflatten(-2, (-1, 2)).unbind(-2)):
-        torch.add(oe[parity], oe[parity + 1], out=out)
-    row_sums = torch.stack([corners[0] + corners[1], corners[1] + corners[2]])
-    blocks = map_oo.view(channels, -1, rows // 2, 2, cols // 2, 2)
-    for row_parity in (0, 1):
-        for col_parity in (0, 1):
-            torch.add(row_sums[row_parity, col_parity],
-                      row_sums[row_parity, col_parity + 1],
-                      out=blocks[:, :, :, row_parity, :, col_parity])
-    return centre.view(grid), map_eo, map_oe, map_oo
+    row_outputs = corners.new_empty(corners.shape[1:-2] + (rows, cols // 2))
+    _pair_output(corners, row_outputs, -2)
+    _pair_output(row_outputs, map_oo, -1)
+    return map_ee, map_eo, map_oe, map_oo
 
 
 def _upsample_filter(maps: tuple, out: Tensor, height: int,
