@@ -61,7 +61,7 @@ from its state dict and a frozen compiled graph ignores later weight updates.
 import contextlib
 import copy
 import warnings
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 from mmcv.cnn import ConvModule
@@ -169,6 +169,23 @@ def _conv_after_upsample(module: nn.Module) -> Optional[nn.Module]:
     return None
 
 
+def _replace_children(
+        model: nn.Module,
+        replacement: Callable[[nn.Module, nn.Module], Optional[nn.Module]]
+) -> int:
+    """Sets every child of every module of ``model`` for which
+    ``replacement(parent, child)`` returns a module to that module, in
+    place; modules created here are not visited. Returns the count."""
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            new = replacement(parent, child)
+            if new is not None:
+                setattr(parent, name, new)
+                count += 1
+    return count
+
+
 def use_fast_avg_pools(model: nn.Module) -> int:
     """Replaces every ``nn.AvgPool2d`` with equal window and stride 1 or 2,
     no padding and floor mode (:func:`is_plain_avg_pool`), in place: by
@@ -181,17 +198,15 @@ def use_fast_avg_pools(model: nn.Module) -> int:
     Returns:
         int: The number of pooling layers replaced.
     """
-    count = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if is_plain_avg_pool(child, 1):
-                setattr(parent, name, nn.Identity())
-            elif is_plain_avg_pool(child, 2):
-                setattr(parent, name, AvgPool2x2())
-            else:
-                continue
-            count += 1
-    return count
+
+    def replacement(parent: nn.Module, child: nn.Module):
+        if is_plain_avg_pool(child, 1):
+            return nn.Identity()
+        if is_plain_avg_pool(child, 2):
+            return AvgPool2x2()
+        return None
+
+    return _replace_children(model, replacement)
 
 
 def fold_upsample_convs(model: nn.Module) -> int:
@@ -250,18 +265,18 @@ def use_winograd_convs(model: nn.Module,
     Returns:
         int: The number of convolutions replaced.
     """
-    count = 0
-    for parent in list(model.modules()):
-        if isinstance(parent, WinogradConv2d):
-            continue
-        for name, child in list(parent.named_children()):
-            if (WinogradConv2d.supports(child)
-                    and child.weight.device.type == 'cpu'
-                    and min(child.in_channels,
-                            child.out_channels) >= min_channels):
-                setattr(parent, name, WinogradConv2d(child, tile))
-                count += 1
-    return count
+
+    def replacement(parent: nn.Module, child: nn.Module):
+        # The convolution kept inside a WinogradConv2d is not wrapped again.
+        if (not isinstance(parent, WinogradConv2d)
+                and WinogradConv2d.supports(child)
+                and child.weight.device.type == 'cpu'
+                and min(child.in_channels,
+                        child.out_channels) >= min_channels):
+            return WinogradConv2d(child, tile)
+        return None
+
+    return _replace_children(model, replacement)
 
 
 def _compile_kwargs(compile_cfg: dict) -> dict:
