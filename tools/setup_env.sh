@@ -30,8 +30,15 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     log "creating $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+# No pip cache: a CUDA build of torch fetched from PyPI would take several GB twice (cache and
+# venv) on a machine whose disk may be nearly full; the venv itself is what a re-run reuses.
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --no-cache-dir)
 "${PIP[@]}" install -q --upgrade 'pip<26'
+# torch 2.14.1 is a CUDA build (~5.5 GB installed): say so before pip fails with ENOSPC.
+FREE_GB="$(df -Pk "$VENV" | awk 'NR == 2 {print int($4 / 1048576)}')"
+if (( FREE_GB < 10 )); then
+    log "warning: only ${FREE_GB} GB free on the disk of $VENV; the stack needs about 7 GB"
+fi
 "${PIP[@]}" install -q torch==2.14.1 torchvision==0.29.1
 
 mkdir -p "$WHEELHOUSE"

@@ -154,6 +154,7 @@ def main(argv=None):
                 predictions=dump_metric.records), args.out)
         runner.logger.info(f'Metrics and {len(dump_metric.records)} '
                            f'predictions written to {args.out}')
+    del runner  # before the process group: see teardown_distributed
     teardown_distributed()
 
 

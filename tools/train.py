@@ -144,6 +144,7 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    del runner  # before the process group: see teardown_distributed
     teardown_distributed()
 
 

@@ -10,6 +10,7 @@ group initialised, skips ``init_dist``) and tells the Runner to wrap the model
 with ``device_ids=None``.
 """
 import datetime
+import gc
 import os
 import subprocess
 import warnings
@@ -151,7 +152,14 @@ def teardown_distributed() -> None:
     interpreter exits, and a process whose work is done can abort
     ("terminate called without an active exception"), which the launcher
     reports as a failed run. The barrier lets every rank finish first.
+
+    Call it after dropping the tool's last reference to the runner: its DDP
+    wrapper holds the group too, and a wrapper freed only at interpreter
+    exit, after the group is gone, can abort the same way. The garbage
+    collection here frees the runner's reference cycles while the group is
+    still up.
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
+        gc.collect()
         torch_dist.barrier()
         torch_dist.destroy_process_group()

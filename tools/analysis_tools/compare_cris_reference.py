@@ -43,6 +43,17 @@ reference: largest |logit difference|, absolute and relative to the largest
 average before and after: compare ratios from one run, not absolute times
 across runs.
 
+"The same outputs" is judged against the exact result: the untransformed
+model (bit-identical to the reference in fp32, the ``eager`` row) evaluated
+once in float64. Every fp32 run rounds away from it, the reference included;
+the reference's own distance to it (~9e-6 of the largest |logit| for
+CRIS-R50) is the yardstick. A variant passes when its probabilities are
+within ``--prob-tol`` of the reference's and its logits are no farther from
+the float64 result than ``--f64-slack`` times the reference's logits: a
+transform may round differently, not worse. (Two fp32 results that each
+round by ~9e-6 can differ from each other by more than that, which is why
+the difference to the reference alone is no pass rule.)
+
 Example::
 
     python tools/analysis_tools/compare_cris_reference.py \\
@@ -113,9 +124,9 @@ def parse_args(argv=None):
         '--prob-tol', type=float, default=1e-4,
         help='largest |probability difference| allowed (default: 1e-4)')
     parser.add_argument(
-        '--logit-rtol', type=float, default=1e-5,
-        help='largest |logit difference| allowed, relative to the largest '
-        '|logit| of the reference (default: 1e-5)')
+        '--f64-slack', type=float, default=1.25,
+        help='largest distance of a variant\'s logits to the float64 result, '
+        'as a multiple of the reference\'s distance (default: 1.25)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(',') if v.strip()]
@@ -233,13 +244,31 @@ def alternate(runners: dict, warmup: int, iters: int) -> tuple:
     return wall, cpu
 
 
-def output_differences(logits, ref_logits, threshold: float = 0.35) -> dict:
-    """How far ``logits`` are from the reference's, in several terms."""
+@torch.no_grad()
+def float64_logits(model, images, samples):
+    """The logits of ``model`` (untransformed) evaluated in float64."""
+    exact = copy.deepcopy(model).double()
+    return exact(images.double(), samples, mode='tensor')
+
+
+def f64_distance(logits, exact_logits) -> float:
+    """Largest |logits - exact|, relative to the largest exact |logit|."""
+    diff = (logits.double() - exact_logits).abs().max().item()
+    return diff / max(1.0, exact_logits.abs().max().item())
+
+
+def output_differences(logits,
+                       ref_logits,
+                       exact_logits,
+                       threshold: float = 0.35) -> dict:
+    """How far ``logits`` are from the reference's, in several terms, and
+    from the float64 result."""
     diff = (logits.float() - ref_logits).abs().max().item()
     probs, ref_probs = logits.float().sigmoid(), ref_logits.sigmoid()
     return dict(
         logit=diff,
         relative=diff / max(1.0, ref_logits.abs().max().item()),
+        f64=f64_distance(logits, exact_logits),
         prob=(probs - ref_probs).abs().max().item(),
         mask=int(((probs > threshold) != (ref_probs > threshold)).sum()))
 
@@ -295,11 +324,13 @@ def main(argv=None) -> int:
     runners = {'reference': run_reference}
     with torch.no_grad():
         ref_logits = run_reference()
+    exact_logits = float64_logits(base, images, samples)
+    ref_f64 = f64_distance(ref_logits, exact_logits)
     diffs = {}
     for name in args.variants:
         runner, prepare = make_variant(name, base, images, samples)
         runners[name] = runner
-        diffs[name] = output_differences(runner(), ref_logits)
+        diffs[name] = output_differences(runner(), ref_logits, exact_logits)
         print(f'{name}: prepared in {prepare:.1f} s')
     del base
 
@@ -307,7 +338,7 @@ def main(argv=None) -> int:
     print(f'load average after: {_load_average()}')
     print(f'\n{"model":<15}{"wall ms":>9}{"(q1-q3)":>15}{"ratio":>7}'
           f'{"cpu ms":>9}{"ratio":>7}{"|dlogit|":>10}{"rel":>9}'
-          f'{"|dprob|":>9}{"mask px":>8}')
+          f'{"f64":>9}{"|dprob|":>9}{"mask px":>8}')
     ok = True
     for name in wall:
         q1, median, q3 = _quartiles(wall[name])
@@ -320,16 +351,20 @@ def main(argv=None) -> int:
         if name in diffs:
             d = diffs[name]
             ok &= d['prob'] <= args.prob_tol and \
-                d['relative'] <= args.logit_rtol
+                d['f64'] <= args.f64_slack * ref_f64
             line += (f'{d["logit"]:>10.2e}{d["relative"]:>9.1e}'
-                     f'{d["prob"]:>9.1e}{d["mask"]:>8d}')
+                     f'{d["f64"]:>9.1e}{d["prob"]:>9.1e}{d["mask"]:>8d}')
+        else:
+            line += f'{"":>19}{ref_f64:>9.1e}'
         print(line)
     print(f'ratio: median of ours / median of the reference; max |logit| '
-          f'of the reference {ref_logits.abs().max().item():.2f}; mask px: '
-          f'pixels of the {tuple(ref_logits.shape[-2:])} mask (p > 0.35) '
-          'that differ')
-    print(f'|dprob| <= {args.prob_tol:.0e} and rel <= '
-          f'{args.logit_rtol:.0e}: {"PASS" if ok else "FAIL"}')
+          f'of the reference {ref_logits.abs().max().item():.2f}; rel: '
+          '|dlogit| / max |logit|; f64: max |logit - float64 logit| / max '
+          f'|logit|; mask px: pixels of the {tuple(ref_logits.shape[-2:])} '
+          'mask (p > 0.35) that differ')
+    print(f'|dprob| <= {args.prob_tol:.0e} and f64 <= {args.f64_slack} x '
+          f'the reference\'s ({args.f64_slack * ref_f64:.1e}): '
+          f'{"PASS" if ok else "FAIL"}')
     return 0 if ok else 1
 
 
