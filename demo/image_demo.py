@@ -15,9 +15,14 @@ and the sentence printed on top.
 
 Example::
 
-    python demo/image_demo.py demo/demo.jpg "the red circle" \\
-        "blue rectangle on the left" configs/toy/cris_tiny_refer-toy.py \\
+    python demo/image_demo.py \\
+        data/refer_toy/images/train2014/COCO_train2014_000000000002.jpg \\
+        "green one" "rectangle on the right" \\
+        configs/toy/cris_tiny_refer-toy.py \\
         work_dirs/cris_tiny_refer-toy/epoch_12.pth --out-file out.png
+
+Bad input (a missing or unreadable image, an empty sentence, a missing
+config or checkpoint) is reported before the model is built.
 """
 import argparse
 import os.path as osp
@@ -28,7 +33,7 @@ import mmcv
 from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
-from mmrefseg.apis import inference_model, init_model
+from mmrefseg.apis import check_sentences, inference_model, init_model
 from mmrefseg.registry import VISUALIZERS
 
 
@@ -98,6 +103,16 @@ def parse_args(argv=None):
                        (args.checkpoint, 'checkpoint')):
         if path is not None and not osp.isfile(path):
             parser.error(f'{what} file not found: {path}')
+    try:
+        check_sentences(args.texts)
+    except ValueError as error:
+        parser.error(str(error))
+    # Decoded here (and kept for drawing) so that an unreadable file fails
+    # before the model is built.
+    image = mmcv.imread(args.img)
+    if image is None:
+        parser.error(f'cannot decode the image file {args.img}')
+    args.image = mmcv.bgr2rgb(image)
     return args
 
 
@@ -116,13 +131,12 @@ def main(argv=None) -> int:
     vis_cfg.pop('vis_backends', None)
     vis_cfg.update(name='image_demo', alpha=args.opacity)
     visualizer = VISUALIZERS.build(vis_cfg)
-    image = mmcv.imread(args.img, channel_order='rgb')
     out_files = output_files(args.out_file, len(predictions))
     for index, (pred, out_file) in enumerate(zip(predictions, out_files)):
         mkdir_or_exist(osp.dirname(osp.abspath(out_file)))
         visualizer.add_datasample(
             f'sentence_{index}',
-            image,
+            args.image,
             pred.data_sample,
             draw_gt=False,
             out_file=out_file)

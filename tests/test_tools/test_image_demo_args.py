@@ -1,6 +1,8 @@
 import importlib.util
 import os.path as osp
 
+import mmcv
+import numpy as np
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -45,3 +47,23 @@ def test_missing_files_are_named(demo, capsys):
         demo.parse_args(['missing.jpg', 'red one', 'configs/toy/'
                          'cris_tiny_refer-toy.py'])
     assert 'image file not found: missing.jpg' in capsys.readouterr().err
+
+
+def test_bad_input_is_refused_before_the_model_is_built(demo, capsys,
+                                                        tmp_path):
+    config = osp.join(REPO, 'configs/toy/cris_tiny_refer-toy.py')
+    not_an_image = tmp_path / 'notes.jpg'
+    not_an_image.write_text('not an image')
+    with pytest.raises(SystemExit):
+        demo.parse_args([str(not_an_image), 'red one', config])
+    assert f'cannot decode the image file {not_an_image}' in \
+        capsys.readouterr().err
+
+    image = tmp_path / 'image.png'
+    mmcv.imwrite(np.zeros((8, 6, 3), np.uint8), str(image))
+    with pytest.raises(SystemExit):
+        demo.parse_args([str(image), 'red one', '  ', config])
+    assert "Sentence 1 is empty ('  ')" in capsys.readouterr().err
+
+    args = demo.parse_args([str(image), 'red one', config])
+    assert args.image.shape == (8, 6, 3)
