@@ -49,7 +49,7 @@ once in float64. Every fp32 run rounds away from it, the reference included;
 the reference's own distance to it (~9e-6 of the largest |logit| for
 CRIS-R50) is the yardstick. A variant passes when its probabilities are
 within ``--prob-tol`` of the reference's and its logits are no farther from
-the float64 result than ``--f64-slack`` times the reference's logits: a
+the float64 result than ``--f64-slack`` times the reference's distance: a
 transform may round differently, not worse. (Two fp32 results that each
 round by ~9e-6 can differ from each other by more than that, which is why
 the difference to the reference alone is no pass rule.)
