@@ -14,7 +14,8 @@ from .vl_transformer_decoder import (VLMultiheadAttention,
 from .winograd_conv import WinogradConv2d
 
 __all__ = [
-    'AvgPool2x2', 'avg_pool2x2', 'is_plain_avg_pool', 'CoordConvModule', 'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
+    'AvgPool2x2', 'avg_pool2x2', 'is_plain_avg_pool', 'CoordConvModule',
+    'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
     'MaskFeatureUpsampler', 'sinusoidal_position_1d',
     'sinusoidal_position_2d', 'TextPixelProjector', 'REFERENCE_PROJ_RENAMES',
     'VLMultiheadAttention', 'VLTransformerDecoder',

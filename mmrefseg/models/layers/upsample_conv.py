@@ -23,8 +23,9 @@ cost. Winograd's F(2, 2) computes two outputs of a 2-tap kernel (A, B),
 ``A a + B b`` and ``A b + B c``, from three products, ``m0 = A (a - b)``,
 ``m1 = (A + B) b``, ``m2 = B (c - b)``, as ``m0 + m1`` and ``m1 + m2``:
 1.5 products per output for the 2-tap kernels, 2.25 for the 2 x 2 one,
-6.25 in all, as three batched matrix products (ee; eo and oe; oo). The filter ``u`` and the Winograd output sums are
-element-wise passes, done separably (columns, then rows).
+6.25 in all, as three batched matrix products (ee; eo and oe; oo). The
+filter ``u`` and the Winograd output sums are element-wise passes, done
+separably (columns, then rows).
 
 Borders: ``x`` is replicate-padded, which is exactly the bilinear clamp.
 The convolution's zero padding differs from the clamped extension on the
