@@ -74,10 +74,9 @@ from mmrefseg.models.layers.vl_transformer_decoder import VLMultiheadAttention
 from mmrefseg.models.layers.winograd_conv import WinogradConv2d
 
 __all__ = [
-    'DEFAULT_INFERENCE_CFG', 'NO_INFERENCE_TRANSFORMS', 'AUTOCAST_DTYPES',
-    'merge_inference_cfg',
-    'optimize_for_inference', 'use_fast_avg_pools', 'fold_upsample_convs',
-    'use_winograd_convs',
+    'DEFAULT_INFERENCE_CFG', 'NO_INFERENCE_TRANSFORMS', 'ALGEBRAIC_FOLDS',
+    'AUTOCAST_DTYPES', 'merge_inference_cfg', 'optimize_for_inference',
+    'use_fast_avg_pools', 'fold_upsample_convs', 'use_winograd_convs',
     'inference_autocast'
 ]
 
@@ -104,6 +103,11 @@ NO_INFERENCE_TRANSFORMS = {
     key: False
     for key, value in DEFAULT_INFERENCE_CFG.items() if isinstance(value, bool)
 }
+
+#: The ``inference_cfg`` keys of the algebraic folds (one ``--no-fold`` flag
+#: in the tools switches them together).
+ALGEBRAIC_FOLDS = ('fold_upsample_conv', 'fold_upsampled_concat',
+                   'fold_mask_projection', 'fold_attention')
 
 #: Accepted names of the autocast dtype.
 AUTOCAST_DTYPES = {

@@ -6,10 +6,10 @@ from mmengine.config import Config
 from mmseg.structures import SegDataSample
 from torch import nn
 
-from mmrefseg.apis import (NO_INFERENCE_TRANSFORMS, fold_upsample_convs,
-                           inference_autocast, merge_inference_cfg,
-                           optimize_for_inference, use_fast_avg_pools,
-                           use_winograd_convs)
+from mmrefseg.apis import (ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS,
+                           fold_upsample_convs, inference_autocast,
+                           merge_inference_cfg, optimize_for_inference,
+                           use_fast_avg_pools, use_winograd_convs)
 from mmrefseg.models.layers import (AvgPool2x2, BilinearUpsampleConv3x3,
                                     UpsampledConcatConv1x1,
                                     VLMultiheadAttention, WinogradConv2d)
@@ -215,6 +215,13 @@ def test_bf16_autocast_runs_close_to_fp32(tiny_model):
     assert (probs - expected_probs).abs().max() < 0.1
     with inference_autocast('cpu', None):
         assert _logits(tiny_model, images, TEXTS[:1]).dtype == torch.float32
+
+
+def test_algebraic_folds_are_every_fold_switch():
+    switches = {key for key, value in merge_inference_cfg().items()
+                if isinstance(value, bool)}
+    assert set(ALGEBRAIC_FOLDS) == {
+        key for key in switches if key.startswith('fold_')}
 
 
 def test_no_inference_transforms_leave_the_model_as_built(tiny_model):

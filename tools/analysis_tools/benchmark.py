@@ -215,8 +215,9 @@ def time_calls(run: Callable, iters: int, sync: Callable) -> List[float]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrefseg.apis import (NO_INFERENCE_TRANSFORMS, inference_autocast,
-                               init_model, optimize_for_inference)
+    from mmrefseg.apis import (ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS,
+                               inference_autocast, init_model,
+                               optimize_for_inference)
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     device = torch.device(args.device)
@@ -235,10 +236,8 @@ def main(argv=None) -> int:
     transforms = dict(
         fuse_conv_bn=not args.no_fuse_conv_bn,
         fast_avg_pool=not args.no_fast_avg_pool,
-        fold_upsample_conv=not args.no_fold,
-        fold_upsampled_concat=not args.no_fold,
-        fold_mask_projection=not args.no_fold,
-        fold_attention=not args.no_fold,
+        **{fold: not args.no_fold
+           for fold in ALGEBRAIC_FOLDS},
         winograd_conv=not args.no_winograd and not is_cuda,
         fused_attention=args.fused_attention,
         channels_last=args.channels_last,

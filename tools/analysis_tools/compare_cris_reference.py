@@ -15,14 +15,13 @@ Both models are built in ONE process with the same (random) weights:
    ``infer``   ``torch.inference_mode``;
    ``fuse``    ``infer`` + BatchNorm folded into the convolutions;
    ``fold``    ``fuse`` + 2x2 average pooling by strided adds
-               (``AvgPool2x2``, bit-identical) + the algebraic folds:
-               conv3x3 after 2x bilinear upsampling computed at the low
-               resolution
-               (``BilinearUpsampleConv3x3``), the neck's upsampled
-               concatenation parts mixed before upsampling, the projector's
-               conv1x1 folded into the sentence kernel, the word
-               attention's query / output projections folded into its
-               keys / values;
+               (``AvgPool2x2``, bit-identical) + the algebraic folds
+               (``ALGEBRAIC_FOLDS``): conv3x3 after 2x bilinear upsampling
+               computed at the low resolution (``BilinearUpsampleConv3x3``),
+               the neck's upsampled concatenation parts mixed before
+               upsampling, the projector's conv1x1 folded into the sentence
+               kernel, the word attention's query / output projections
+               folded into its keys / values;
    ``winograd`` ``fold`` + wide 3x3 convolutions by Winograd F(4x4, 3x3)
                (``WinogradConv2d``): what ``init_model`` applies by default;
    ``compile`` ``winograd`` + ``torch.compile`` (inductor, ``freezing``);
@@ -72,16 +71,14 @@ import time
 
 import torch
 
-from mmrefseg.apis.optimize import NO_INFERENCE_TRANSFORMS
+from mmrefseg.apis.optimize import ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS
 
 _FOLDED = dict(
     NO_INFERENCE_TRANSFORMS,
     fuse_conv_bn=True,
     fast_avg_pool=True,
-    fold_upsample_conv=True,
-    fold_upsampled_concat=True,
-    fold_mask_projection=True,
-    fold_attention=True)
+    **{fold: True
+       for fold in ALGEBRAIC_FOLDS})
 _WINOGRAD = dict(_FOLDED, winograd_conv=True)
 #: variant -> optimize_for_inference arguments (None: untouched, no_grad)
 VARIANTS = dict(
