@@ -47,9 +47,12 @@
   CRIS on AVX2 CPUs (oneDNN reorders at every op), so off by default.
 * ``compile``: ``torch.compile`` of the tensor parts (backbone, neck, head
   and the text encoder's ``forward_tokens``), one graph each, so that the
-  Python tokenizer and data samples stay outside the graphs. By default with
-  inductor's ``freezing``: parameters become constants, which lets inductor
-  fold them and pre-pack convolution and linear weights for oneDNN / MKL.
+  Python tokenizer and data samples stay outside the graphs (on a CPU the
+  head's upsample-convs run eagerly between graphs: their hand-ordered
+  passes beat inductor's loops there). By default with inductor's
+  ``freezing``: parameters become constants, which lets inductor fold them
+  and pre-pack convolution and linear weights for oneDNN / MKL.
+  ``compile_cfg['mode'] = 'reduce-overhead'`` adds CUDA graphs.
 
 The autocast dtype (bf16 / fp16) is not a model transform: it is kept in
 ``model.inference_cfg`` and applied around the forward by
@@ -290,6 +293,14 @@ def _compile_kwargs(compile_cfg: dict) -> dict:
     options = dict(kwargs.pop('options', None) or {})
     if freezing and kwargs.get('backend', 'inductor') == 'inductor':
         options.setdefault('freezing', True)
+    mode = kwargs.get('mode')
+    if options and mode not in (None, 'default'):
+        # torch.compile takes a mode or options, not both: spell the mode
+        # out as its inductor options (e.g. reduce-overhead: CUDA graphs).
+        from torch._inductor import list_mode_options
+        options = {**list_mode_options(mode, kwargs.get('dynamic')),
+                   **options}
+        kwargs.pop('mode')
     return dict(kwargs, options=options or None)
 
 
@@ -299,7 +310,10 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
     for name in ('backbone', 'neck', 'decode_head'):
         module = getattr(model, name, None)
         if isinstance(module, nn.Module):
-            module.compile(**kwargs)
+            # The segmentor calls the head's ``forward`` / ``predict``
+            # directly, past ``__call__`` (what ``nn.Module.compile``
+            # wraps): the instance attribute covers every path.
+            module.forward = torch.compile(module.forward, **kwargs)
     text_encoder = getattr(model, 'text_encoder', None)
     if text_encoder is not None and hasattr(text_encoder, 'forward_tokens'):
         # An instance attribute shadows the method: tokenisation (Python)

@@ -238,3 +238,120 @@ def test_no_inference_transforms_leave_the_model_as_built(tiny_model):
     assert torch.equal(
         _logits(model, images, TEXTS[:1]),
         _logits(tiny_model, images, TEXTS[:1]))
+
+
+requires_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='needs a CUDA device')
+
+
+@pytest.fixture
+def exact_cuda_fp32():
+    """cuDNN / cuBLAS in true fp32 (no TF32) for exact comparisons."""
+    saved = (torch.backends.cudnn.allow_tf32,
+             torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    (torch.backends.cudnn.allow_tf32,
+     torch.backends.cuda.matmul.allow_tf32) = saved
+
+
+@requires_cuda
+def test_default_transforms_on_cuda_keep_the_outputs(tiny_model,
+                                                     exact_cuda_fp32):
+    untransformed = copy.deepcopy(tiny_model).cuda()
+    images = torch.randn(3, 3, 64, 96, device='cuda')
+    expected = _logits(untransformed, images, TEXTS)
+    model = optimize_for_inference(copy.deepcopy(tiny_model).cuda())
+    # The folds are built from CUDA weights; Winograd stays on the CPU.
+    assert any(isinstance(m, BilinearUpsampleConv3x3) for m in model.modules())
+    assert not any(isinstance(m, WinogradConv2d) for m in model.modules())
+    logits = _logits(model, images, TEXTS)
+    scale = expected.abs().max().item()
+    assert (logits - expected).abs().max().item() <= 1e-5 * max(1., scale)
+
+
+@requires_cuda
+def test_winograd_conv_built_from_a_cuda_conv(exact_cuda_fp32):
+    conv = nn.Conv2d(16, 24, 3, padding=1).cuda()
+    x = torch.randn(2, 16, 20, 28, device='cuda')
+    with torch.no_grad():
+        torch.testing.assert_close(
+            WinogradConv2d(conv)(x), conv(x), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize('device', [
+    'cpu', pytest.param('cuda', marks=requires_cuda)])
+def test_attention_blocks_queries_on_the_cpu_only(device, monkeypatch):
+    calls = []
+    attend = VLMultiheadAttention._attend
+
+    def counting_attend(*args, **kwargs):
+        calls.append(1)
+        return attend(*args, **kwargs)
+
+    monkeypatch.setattr(VLMultiheadAttention, '_attend',
+                        staticmethod(counting_attend))
+    attention = VLMultiheadAttention(32, 4).to(device).eval()
+    # 8 x 4 heads x 600 x 600 fp32 scores take 46 MB: 12 blocks of
+    # score_block_bytes on a CPU, one launch each on a GPU.
+    x = torch.randn(8, 600, 32, device=device)
+    with torch.inference_mode():
+        attention(x, x, x)
+    assert len(calls) == (12 if device == 'cpu' else 1)
+
+
+@pytest.mark.parametrize('device', [
+    'cpu', pytest.param('cuda', marks=requires_cuda)])
+@pytest.mark.parametrize('config', [
+    TINY_CONFIG, 'configs/toy/eavl_tiny_refer-toy.py'])
+def test_compile_makes_one_graph_per_tensor_part(config, device):
+    """Backbone, neck, head and text encoder are one graph each, also where
+    the segmentor calls the head's ``forward`` directly (tensor mode,
+    ``encode_decode``). On the CPU, and only there, each upsample-conv
+    runs eagerly between two graphs of the head."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from mmrefseg.registry import MODELS
+    from mmrefseg.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model).to(device).eval()
+    images = torch.randn(2, 3, 128, 128, device=device)
+    expected = _logits(optimize_for_inference(copy.deepcopy(model)), images,
+                       TEXTS[:2])
+    graphs = []
+
+    def recording_backend(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    counters.clear()
+    optimize_for_inference(
+        model, compile=True, compile_cfg=dict(backend=recording_backend))
+    logits = _logits(model, images, TEXTS[:2])
+    with torch.inference_mode():
+        model.encode_decode(images, _samples(TEXTS[:2]))
+    eager_layers = sum(
+        isinstance(m, BilinearUpsampleConv3x3)
+        for m in model.modules()) if device == 'cpu' else 0
+    assert len(graphs) == 4 + eager_layers
+    breaks = list(counters['graph_break'])
+    assert all('_eager_forward' in reason for reason in breaks), breaks
+    assert bool(breaks) == bool(eager_layers)
+    torch.testing.assert_close(logits, expected)
+
+
+def test_compile_mode_with_freezing_becomes_inductor_options():
+    from mmrefseg.apis.optimize import _compile_kwargs
+
+    # torch.compile refuses a mode together with options.
+    kwargs = _compile_kwargs(
+        dict(backend='inductor', dynamic=False, freezing=True,
+             mode='reduce-overhead'))
+    assert 'mode' not in kwargs
+    assert kwargs['options'] == {'triton.cudagraphs': True, 'freezing': True}
+    assert _compile_kwargs(dict(backend='inductor', mode='reduce-overhead')) \
+        == dict(backend='inductor', mode='reduce-overhead', options=None)

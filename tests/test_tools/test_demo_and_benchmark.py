@@ -43,3 +43,14 @@ def test_benchmark_reports_its_figures():
         assert key in report, f'{key} missing from:\n{result.stdout}'
     assert report['parameters'].endswith('M')
     assert 'G' in report['FLOPs']
+
+
+def test_benchmark_compile_mode_needs_compile():
+    result = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark.py', TINY_CONFIG,
+        '--compile-mode', 'reduce-overhead'
+    ],
+                            capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert '--compile-mode reduce-overhead needs --compile' in result.stderr

@@ -11,7 +11,8 @@ the neck's upsampled concatenations, mask projection into the dynamic
 kernels, attention projections into short keys / values; on unless
 ``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
 ``--no-winograd``), ``--fused-attention``, ``--channels-last``,
-``--compile`` (inductor with ``freezing``), and ``--dtype`` (bf16 / fp16
+``--compile`` (inductor with ``freezing``; ``--compile-mode
+reduce-overhead`` adds CUDA graphs), and ``--dtype`` (bf16 / fp16
 autocast). The defaults are those of :func:`mmrefseg.apis.init_model`.
 
 Reported: parameters and FLOPs of one sample (both of the model as built,
@@ -60,6 +61,12 @@ def parse_args(argv=None):
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile backbone, neck, head, text '
                         'encoder (inductor, freezing=True)')
+    parser.add_argument(
+        '--compile-mode',
+        choices=['default', 'reduce-overhead', 'max-autotune'],
+        default='default',
+        help="torch.compile mode with --compile; 'reduce-overhead' "
+        'replays CUDA graphs (batch 1 on a GPU is launch-bound)')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--no-fuse-conv-bn', action='store_true',
                         help='keep BatchNorm layers separate')
@@ -86,6 +93,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.iters < 1 or args.warmup < 0:
         parser.error('--batch-size and --iters must be >= 1, --warmup >= 0')
+    if args.compile_mode != 'default' and not args.compile:
+        parser.error(f'--compile-mode {args.compile_mode} needs --compile')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         parser.error(f'--device {args.device}: CUDA is not available')
     return args
@@ -215,9 +224,9 @@ def time_calls(run: Callable, iters: int, sync: Callable) -> List[float]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrefseg.apis import (ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS,
-                               inference_autocast, init_model,
-                               optimize_for_inference)
+    from mmrefseg.apis import (ALGEBRAIC_FOLDS, DEFAULT_INFERENCE_CFG,
+                               NO_INFERENCE_TRANSFORMS, inference_autocast,
+                               init_model, optimize_for_inference)
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     device = torch.device(args.device)
@@ -242,7 +251,10 @@ def main(argv=None) -> int:
         fused_attention=args.fused_attention,
         channels_last=args.channels_last,
         compile=args.compile)
-    optimize_for_inference(model, **transforms)
+    compile_cfg = dict(DEFAULT_INFERENCE_CFG['compile_cfg'])
+    if args.compile_mode != 'default':
+        compile_cfg['mode'] = args.compile_mode
+    optimize_for_inference(model, compile_cfg=compile_cfg, **transforms)
     autocast = None if args.dtype == 'fp32' else args.dtype
     images = torch.randn(
         args.batch_size, 3, height, width, device=device)
@@ -251,6 +263,10 @@ def main(argv=None) -> int:
     forward = FixedSentenceForward(model, [SENTENCE] * args.batch_size)
 
     def run():
+        if args.compile_mode == 'reduce-overhead':
+            # Each call is a new step: the graphs may reuse the last
+            # call's output memory.
+            torch.compiler.cudagraph_mark_step_begin()
         with torch.inference_mode(), inference_autocast(device, autocast):
             return forward(images)
 
@@ -297,6 +313,7 @@ def main(argv=None) -> int:
         ('parameters', f'{num_params / 1e6:.2f} M'),
         ('FLOPs (1 sample)', 'skipped' if flops is None else
          f'{flops / 1e9:.2f} G'),
+        ('compile mode', args.compile_mode if args.compile else 'n/a'),
         ('first call' + (' (compile)' if args.compile else ''),
          f'{first_call:.2f} s'),
         ('latency median', f'{median * 1e3:.1f} ms '

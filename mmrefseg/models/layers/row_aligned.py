@@ -24,8 +24,12 @@ def row_aligned_empty(*shape: int, like: Tensor) -> Tensor:
         like (Tensor): Gives the dtype and device.
 
     Returns:
-        Tensor: ``shape``, rows ``shape[-1]`` long with an aligned stride.
+        Tensor: ``shape``, rows ``shape[-1]`` long with an aligned stride;
+        contiguous under ``torch.compile``, where inductor plans the buffers
+        (and dynamo cannot trace ``out=`` into a view).
     """
+    if torch.compiler.is_compiling():
+        return like.new_empty(*shape)
     per_line = max(ROW_ALIGNMENT_BYTES // like.element_size(), 1)
     padded = -(-shape[-1] // per_line) * per_line
     buffer = like.new_empty(*shape[:-1], padded)

@@ -170,12 +170,15 @@ class VLMultiheadAttention(nn.Module):
                             device=q.device).masked_fill_(
                                 key_padding_mask.bool(), float('-inf')))
         rows = self._query_rows_per_block(q.shape[0], k.shape[1])
-        if rows >= length or torch.is_grad_enabled():
+        if (rows >= length or torch.is_grad_enabled()
+                or q.device.type != 'cpu' or torch.compiler.is_compiling()):
             out = self._attend(q, k, v, score_bias, dropout)
         else:
             # Blocks of queries keep each score block cache-resident
-            # between its product, softmax and product with v; every row
-            # is computed as in one block, so the result is the same.
+            # between its product, softmax and product with v (in eager
+            # mode on a CPU; a GPU would only pay one launch more per block,
+            # a compiled graph plans its own memory); every row is computed
+            # as in one block, so the result is the same.
             out = q.new_empty(q.shape[0], length, v.shape[-1])
             for start in range(0, length, rows):
                 self._attend(q[:, start:start + rows], k, v, score_bias,

@@ -86,9 +86,10 @@ class WinogradConv2d(nn.Module):
         self.conv = conv
         self.tile = tile
         size = tile + 2
-        input_t, kernel_t, output_t = (
-            torch.tensor(m, dtype=torch.float64) for m in _TRANSFORMS[tile])
         weight = conv.weight.detach().double()
+        input_t, kernel_t, output_t = (
+            torch.tensor(m, dtype=torch.float64, device=weight.device)
+            for m in _TRANSFORMS[tile])
         # (size^2, C_out, C_in): one matrix per tile position.
         kernel = torch.einsum('ak,oikl,bl->aboi', kernel_t, weight, kernel_t)
         self.register_buffer(
