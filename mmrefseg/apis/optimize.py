@@ -59,7 +59,9 @@ The autocast dtype (bf16 / fp16) is not a model transform: it is kept in
 :func:`mmrefseg.apis.inference_model` (see :func:`inference_autocast`).
 
 A model treated this way is for inference only: folded BN layers are gone
-from its state dict and a frozen compiled graph ignores later weight updates.
+from its state dict and a frozen compiled graph ignores later weight updates
+(a deep copy of a compiled model, too, still runs the original's graphs and
+weights: copy the model before compiling).
 """
 import contextlib
 import copy
