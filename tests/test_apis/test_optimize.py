@@ -262,8 +262,9 @@ def test_default_transforms_on_cuda_keep_the_outputs(tiny_model,
     untransformed = copy.deepcopy(tiny_model).cuda()
     images = torch.randn(3, 3, 64, 96, device='cuda')
     expected = _logits(untransformed, images, TEXTS)
-    model = optimize_for_inference(copy.deepcopy(tiny_model).cuda())
-    # The folds are built from CUDA weights; Winograd stays on the CPU.
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model).cuda(), winograd_cfg=dict(min_channels=1))
+    # The folds are built from CUDA weights; Winograd is for CPUs only.
     assert any(isinstance(m, BilinearUpsampleConv3x3) for m in model.modules())
     assert not any(isinstance(m, WinogradConv2d) for m in model.modules())
     logits = _logits(model, images, TEXTS)
