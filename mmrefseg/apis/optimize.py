@@ -59,12 +59,13 @@ The autocast dtype (bf16 / fp16) is not a model transform: it is kept in
 :func:`mmrefseg.apis.inference_model` (see :func:`inference_autocast`).
 
 A model treated this way is for inference only: folded BN layers are gone
-from its state dict and a frozen compiled graph ignores later weight updates
-(a deep copy of a compiled model, too, still runs the original's graphs and
-weights: copy the model before compiling).
+from its state dict and a frozen compiled graph ignores later in-place weight
+updates (a deep copy runs with its own weights: its compiled methods are
+bound to it).
 """
 import contextlib
 import copy
+import types
 import warnings
 from typing import Callable, Optional, Union
 
@@ -306,6 +307,14 @@ def _compile_kwargs(compile_cfg: dict) -> dict:
     return dict(kwargs, options=options or None)
 
 
+def _compile_method(module: nn.Module, name: str, kwargs: dict) -> None:
+    """Shadows the method ``name`` of ``module`` by an instance attribute:
+    the compiled class function, bound to ``module``, so that a deep copy
+    rebinds it to the copy (and its own weights)."""
+    function = torch.compile(getattr(type(module), name), **kwargs)
+    setattr(module, name, types.MethodType(function, module))
+
+
 def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
     """Compiles backbone, neck, head and the token encoder separately."""
     kwargs = _compile_kwargs(compile_cfg)
@@ -315,13 +324,12 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
             # The segmentor calls the head's ``forward`` / ``predict``
             # directly, past ``__call__`` (what ``nn.Module.compile``
             # wraps): the instance attribute covers every path.
-            module.forward = torch.compile(module.forward, **kwargs)
+            _compile_method(module, 'forward', kwargs)
     text_encoder = getattr(model, 'text_encoder', None)
     if text_encoder is not None and hasattr(text_encoder, 'forward_tokens'):
-        # An instance attribute shadows the method: tokenisation (Python)
-        # stays eager, the encoder proper is one graph.
-        text_encoder.forward_tokens = torch.compile(
-            text_encoder.forward_tokens, **kwargs)
+        # Tokenisation (Python) stays eager, the encoder proper is one
+        # graph.
+        _compile_method(text_encoder, 'forward_tokens', kwargs)
 
 
 def optimize_for_inference(model: nn.Module,

@@ -356,3 +356,25 @@ def test_compile_mode_with_freezing_becomes_inductor_options():
     assert kwargs['options'] == {'triton.cudagraphs': True, 'freezing': True}
     assert _compile_kwargs(dict(backend='inductor', mode='reduce-overhead')) \
         == dict(backend='inductor', mode='reduce-overhead', options=None)
+
+
+def test_deep_copy_of_a_compiled_model_uses_its_own_weights(tiny_model):
+    images = torch.randn(1, 3, 64, 64)
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model), compile=True)  # inductor, freezing
+    before = _logits(model, images, TEXTS[:1])
+    copied = copy.deepcopy(model)
+    with torch.no_grad():
+        for part in (copied.backbone, copied.decode_head):
+            for parameter in part.parameters():
+                parameter.mul_(1.5)
+    # What the copy's weights give without compiling.
+    eager = copy.deepcopy(copied)
+    for part in (eager.backbone, eager.neck, eager.decode_head):
+        del part.forward
+    del eager.text_encoder.forward_tokens
+    expected = _logits(eager, images, TEXTS[:1])
+    assert not torch.allclose(expected, before)
+    torch.testing.assert_close(
+        _logits(copied, images, TEXTS[:1]), expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(_logits(model, images, TEXTS[:1]), before)
