@@ -1,14 +1,15 @@
 """CoordConv: a ConvModule that first appends the pixel coordinates."""
-from functools import lru_cache
 
 import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor
 
+from .table_cache import table_cache
+
 __all__ = ['coordinate_map', 'CoordConvModule']
 
 
-@lru_cache(maxsize=32)
+@table_cache(maxsize=32)
 def _coordinate_map(height: int, width: int, device: torch.device,
                     dtype: torch.dtype) -> Tensor:
     with torch.inference_mode(False), torch.no_grad():

@@ -8,11 +8,12 @@ per ``(size, dim, device, dtype)``; callers must treat the returned tensors as
 read-only.
 """
 import math
-from functools import lru_cache
 from typing import Optional
 
 import torch
 from torch import Tensor
+
+from .table_cache import table_cache
 
 __all__ = ['sinusoidal_position_1d', 'sinusoidal_position_2d']
 
@@ -35,7 +36,7 @@ def _sine_table(length: int, dim: int) -> Tensor:
     return torch.stack([angle.sin(), angle.cos()], dim=-1).flatten(1)
 
 
-@lru_cache(maxsize=64)
+@table_cache(maxsize=64)
 def _cached_1d(length: int, dim: int, device: torch.device,
                dtype: torch.dtype) -> Tensor:
     # A table first requested inside ``torch.inference_mode`` must still be
@@ -44,7 +45,7 @@ def _cached_1d(length: int, dim: int, device: torch.device,
         return _sine_table(length, dim).to(device=device, dtype=dtype)
 
 
-@lru_cache(maxsize=64)
+@table_cache(maxsize=64)
 def _cached_2d(height: int, width: int, dim: int, device: torch.device,
                dtype: torch.dtype) -> Tensor:
     half = dim // 2
