@@ -1,9 +1,10 @@
 from .inference import (ReferInferencePipeline, ReferPrediction,
                         check_sentences, inference_model, init_model)
 from .optimize import (ALGEBRAIC_FOLDS, DEFAULT_INFERENCE_CFG,
-                       NO_INFERENCE_TRANSFORMS, fold_upsample_convs, inference_autocast,
-                       merge_inference_cfg, optimize_for_inference,
-                       use_fast_avg_pools, use_winograd_convs)
+                       NO_INFERENCE_TRANSFORMS, fold_upsample_convs,
+                       inference_autocast, merge_inference_cfg,
+                       optimize_for_inference, use_fast_avg_pools,
+                       use_winograd_convs)
 from .refer_inferencer import ReferInferencer
 
 __all__ = [

@@ -296,14 +296,14 @@ def _compile_kwargs(compile_cfg: dict) -> dict:
     options = dict(kwargs.pop('options', None) or {})
     if freezing and kwargs.get('backend', 'inductor') == 'inductor':
         options.setdefault('freezing', True)
-    mode = kwargs.get('mode')
-    if options and mode not in (None, 'default'):
-        # torch.compile takes a mode or options, not both: spell the mode
-        # out as its inductor options (e.g. reduce-overhead: CUDA graphs).
+    if options and kwargs.get('mode') is not None:
+        # torch.compile takes a mode or options, not both ('default'
+        # included): spell the mode out as its inductor options (e.g.
+        # reduce-overhead: CUDA graphs; default: none).
         from torch._inductor import list_mode_options
-        options = {**list_mode_options(mode, kwargs.get('dynamic')),
+        options = {**list_mode_options(kwargs.pop('mode'),
+                                       kwargs.get('dynamic')),
                    **options}
-        kwargs.pop('mode')
     return dict(kwargs, options=options or None)
 
 

@@ -354,6 +354,9 @@ def test_compile_mode_with_freezing_becomes_inductor_options():
              mode='reduce-overhead'))
     assert 'mode' not in kwargs
     assert kwargs['options'] == {'triton.cudagraphs': True, 'freezing': True}
+    kwargs = _compile_kwargs(
+        dict(backend='inductor', freezing=True, mode='default'))
+    assert kwargs == dict(backend='inductor', options={'freezing': True})
     assert _compile_kwargs(dict(backend='inductor', mode='reduce-overhead')) \
         == dict(backend='inductor', mode='reduce-overhead', options=None)
 

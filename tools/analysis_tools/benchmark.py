@@ -251,9 +251,8 @@ def main(argv=None) -> int:
         fused_attention=args.fused_attention,
         channels_last=args.channels_last,
         compile=args.compile)
-    compile_cfg = dict(DEFAULT_INFERENCE_CFG['compile_cfg'])
-    if args.compile_mode != 'default':
-        compile_cfg['mode'] = args.compile_mode
+    compile_cfg = dict(
+        DEFAULT_INFERENCE_CFG['compile_cfg'], mode=args.compile_mode)
     optimize_for_inference(model, compile_cfg=compile_cfg, **transforms)
     autocast = None if args.dtype == 'fp32' else args.dtype
     images = torch.randn(
