@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmrefseg.models.layers.row_aligned import row_aligned_empty
+from mmrefseg.models.layers.row_aligned import row_aligned_empty, row_padded
 
 
 @pytest.mark.parametrize('dtype,per_line', [(torch.float32, 16),
@@ -22,3 +22,15 @@ def test_matrix_products_write_into_it():
     assert result.data_ptr() == out.data_ptr()
     assert not out.is_contiguous()
     torch.testing.assert_close(out, torch.bmm(a, b))
+
+
+@pytest.mark.parametrize('columns,stride', [(512, 528), (256, 272),
+                                            (676, 688), (100, 112)])
+def test_padded_rows_avoid_kilobyte_strides(columns, stride):
+    matrix = torch.randn(3, 4, columns)
+    padded = row_padded(matrix)
+    assert padded.stride(-1) == 1 and padded.stride(-2) == stride
+    assert torch.equal(padded, matrix)
+    left = torch.randn(3, 2, 4)
+    torch.testing.assert_close(
+        torch.bmm(left, padded), torch.bmm(left, matrix))

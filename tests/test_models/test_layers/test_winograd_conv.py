@@ -28,6 +28,31 @@ def test_equals_the_direct_convolution(tiles_major, tile, batch, in_channels,
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize('tile', [2, 4])
+@pytest.mark.parametrize('batch,height,width,bias', [
+    (1, 8, 8, True),  # whole tiles
+    (2, 7, 10, False),  # partial tiles on both axes
+])
+def test_traced_transforms_equal_the_direct_convolution(
+        tile, batch, height, width, bias):
+    """Under torch.compile the element-wise transforms replace the matrix
+    ones (dynamo's capture run by the eager backend: the same graph inductor
+    would get)."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(5, 6, 3, padding=1, bias=bias)
+    layer = WinogradConv2d(conv, tile)
+    layer.traced_transforms_from = 1
+    # Fails if the traced path is not taken: the matrix transforms are
+    # buffers this graph never reads.
+    layer.input_transform.fill_(float('nan'))
+    layer.output_transform.fill_(float('nan'))
+    x = torch.randn(batch, 5, height, width)
+    with torch.no_grad():
+        out = torch.compile(layer, backend='eager', fullgraph=True)(x)
+        expected = conv(x)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_rounding_of_both_tiles():
     """Against a float64 reference: F(2x2, 3x3) rounds no worse than
     oneDNN's direct fp32 convolution; F(4x4, 3x3), whose transforms carry
