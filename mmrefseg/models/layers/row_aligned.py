@@ -33,8 +33,7 @@ def row_aligned_empty(*shape: int, like: Tensor) -> Tensor:
     """
     if torch.compiler.is_compiling():
         return like.new_empty(*shape)
-    per_line = max(ROW_ALIGNMENT_BYTES // like.element_size(), 1)
-    padded = -(-shape[-1] // per_line) * per_line
+    padded = _aligned_length(shape[-1], like.element_size())
     buffer = like.new_empty(*shape[:-1], padded)
     return buffer.narrow(-1, 0, shape[-1])
 
@@ -57,10 +56,16 @@ def row_padded(matrix: Tensor) -> Tensor:
         Tensor: (..., N, M), equal to ``matrix``; contiguous when its rows
         already meet both conditions.
     """
-    per_line = max(ROW_ALIGNMENT_BYTES // matrix.element_size(), 1)
-    padded = -(-matrix.shape[-1] // per_line) * per_line
-    if (padded * matrix.element_size()) % ALIASING_BYTES == 0:
-        padded += per_line
+    element_size = matrix.element_size()
+    padded = _aligned_length(matrix.shape[-1], element_size)
+    if (padded * element_size) % ALIASING_BYTES == 0:
+        padded += _aligned_length(1, element_size)
     buffer = matrix.new_empty(*matrix.shape[:-1], padded)
     buffer[..., :matrix.shape[-1]] = matrix
     return buffer.narrow(-1, 0, matrix.shape[-1])
+
+
+def _aligned_length(length: int, element_size: int) -> int:
+    """``length`` rounded up to whole 64-byte lines of elements."""
+    per_line = max(ROW_ALIGNMENT_BYTES // element_size, 1)
+    return -(-length // per_line) * per_line

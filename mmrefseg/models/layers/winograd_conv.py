@@ -79,7 +79,7 @@ class WinogradConv2d(nn.Module):
     tiles_major_below = 100
 
     #: Under ``torch.compile``, from this many tiles per call on, the
-    #: transforms are traced as element-wise sums (see ``_traced_forward``).
+    #: transforms are traced as element-wise sums (see ``_traced_tiles``).
     traced_transforms_from = 32
 
     def __init__(self, conv: nn.Conv2d, tile: int = 4):
@@ -129,15 +129,27 @@ class WinogradConv2d(nn.Module):
         if x.dtype != torch.float32 or torch.is_autocast_enabled(
                 x.device.type):
             return self.conv(x)
-        batch, channels, height, width = x.shape
-        tile, size = self.tile, self.tile + 2
+        batch, _, height, width = x.shape
+        tile = self.tile
         rows, cols = -(-height // tile), -(-width // tile)
-        if torch.compiler.is_compiling() and \
-                batch * rows * cols >= self.traced_transforms_from:
-            return self._traced_forward(x)
-        out_channels = self.kernel.shape[2]
         # Zero padding: 1 for the convolution, plus what completes the tiles.
         x = F.pad(x, (1, 1 + tile * cols - width, 1, 1 + tile * rows - height))
+        if torch.compiler.is_compiling() and \
+                batch * rows * cols >= self.traced_transforms_from:
+            out = self._traced_tiles(x, rows, cols)
+        else:
+            out = self._matrix_tiles(x, rows, cols)
+        out = out[:, :, :height, :width]
+        if self.conv.bias is not None:
+            return out + self.conv.bias.view(-1, 1, 1)
+        return out.contiguous()
+
+    def _matrix_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
+        """Padded (B, C_in, m rows + 2, m cols + 2) -> the output tiles
+        (B, C_out, m rows, m cols), the transforms as matrix products."""
+        batch, channels = x.shape[:2]
+        tile, size = self.tile, self.tile + 2
+        out_channels = self.kernel.shape[2]
         # Few tiles (small maps): MKL runs the per-position products faster
         # as (tiles x C_in) @ (C_in x C_out) than as (C_out x C_in) @
         # (C_in x tiles), measured 10-17 % on 26 x 26 maps.
@@ -166,26 +178,20 @@ class WinogradConv2d(nn.Module):
                                                                 1)
         out = torch.mm(self.output_transform, products.view(size * size, -1))
         out = out.view(tile, tile, *layout).permute(*order)
-        out = out.reshape(batch, out_channels, tile * rows, tile * cols)
-        out = out[:, :, :height, :width]
-        if self.conv.bias is not None:
-            return out + self.conv.bias.view(-1, 1, 1)
-        return out.contiguous()
+        return out.reshape(batch, out_channels, tile * rows, tile * cols)
 
-    def _traced_forward(self, x: Tensor) -> Tensor:
-        """``forward`` for inductor: both transforms as sums of strided views
-        with constant coefficients, which inductor fuses with the padding,
-        the layout changes, the bias and whatever follows into a few loops
-        instead of the convolution / matrix-product transforms and the
-        copies between them. CRIS-R50 at 416 x 416 compiled, 2 threads,
-        alternating in one process: backbone 240.4 -> 235.8 ms, neck
-        95.0 -> 93.8 ms; their compilation takes ~50 s longer. On few tiles
-        (13 x 13 maps) nothing is saved."""
-        batch, channels, height, width = x.shape
+    def _traced_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
+        """:meth:`_matrix_tiles` for inductor: both transforms as sums of
+        strided views with constant coefficients, which inductor fuses with
+        the padding, the layout changes, the bias and whatever follows into
+        a few loops instead of the convolution / matrix-product transforms
+        and the copies between them. CRIS-R50 at 416 x 416 compiled, 2
+        threads, alternating in one process: backbone 240.4 -> 235.8 ms,
+        neck 95.0 -> 93.8 ms; their compilation takes ~50 s longer. On few
+        tiles (13 x 13 maps) nothing is saved."""
+        batch, channels = x.shape[:2]
         tile, size = self.tile, self.tile + 2
-        rows, cols = -(-height // tile), -(-width // tile)
         input_t, _, output_t = _TRANSFORMS[tile]
-        x = F.pad(x, (1, 1 + tile * cols - width, 1, 1 + tile * rows - height))
         # (B, C_in, rows, cols, size, size): the overlapping tiles, a view.
         tiles = x.unfold(2, size, tile).unfold(3, size, tile)
         # B^T d B: along the tile rows, then along its columns.
@@ -210,12 +216,8 @@ class WinogradConv2d(nn.Module):
             _linear_combination(sums, row) for sums in column_sums
             for row in output_t
         ]).view(tile, tile, batch, rows, cols, -1)
-        out = out.permute(2, 5, 3, 0, 4, 1).reshape(batch, -1, tile * rows,
-                                                     tile * cols)
-        out = out[:, :, :height, :width]
-        if self.conv.bias is not None:
-            return out + self.conv.bias.view(-1, 1, 1)
-        return out
+        return out.permute(2, 5, 3, 0, 4, 1).reshape(batch, -1, tile * rows,
+                                                      tile * cols)
 
     def extra_repr(self) -> str:
         return f'tile={self.tile}'
