@@ -38,6 +38,18 @@
   values (:class:`mmrefseg.models.layers.VLMultiheadAttention`
   ``fold_projections``), used where ``heads * Nk < C``. Exact up to float
   rounding.
+* ``packed_text_linear``: the text encoder's linear layers, and the
+  projections of its ``nn.MultiheadAttention`` self-attention, run oneDNN's
+  inner product on weights packed once
+  (:class:`mmrefseg.models.layers.PackedLinear`, :func:`use_packed_linears`):
+  on a sentence's few tokens MKL's sgemm is bound by re-packing the weight at
+  every call. CRIS-R50's CLIP text tower on 2 AVX2 cores, run right after
+  the backbone as in the model: 28.2 ms eager and 25.8 ms compiled become
+  19.6 ms. fp32 CPU weights only. A packed text encoder
+  is not compiled: a graph holds the packed (opaque) weights only as
+  inductor's frozen constants, which dynamo installs only under the global
+  ``torch._inductor.config.freezing``, not ``torch.compile``'s options.
+  Exact up to float rounding.
 * ``fused_attention``: the CRIS decoder's attention through
   ``F.scaled_dot_product_attention`` instead of the reference's op order
   (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Off by
@@ -75,6 +87,8 @@ from mmcv.cnn import fuse_conv_bn as _mmcv_fuse_conv_bn
 from torch import nn
 
 from mmrefseg.models.layers.avg_pool import AvgPool2x2, is_plain_avg_pool
+from mmrefseg.models.layers.packed_linear import (PackedLinear,
+                                                  PackedSelfAttention)
 from mmrefseg.models.layers.upsample_conv import BilinearUpsampleConv3x3
 from mmrefseg.models.layers.vl_transformer_decoder import VLMultiheadAttention
 from mmrefseg.models.layers.winograd_conv import WinogradConv2d
@@ -83,7 +97,7 @@ __all__ = [
     'DEFAULT_INFERENCE_CFG', 'NO_INFERENCE_TRANSFORMS', 'ALGEBRAIC_FOLDS',
     'AUTOCAST_DTYPES', 'merge_inference_cfg', 'optimize_for_inference',
     'use_fast_avg_pools', 'fold_upsample_convs', 'use_winograd_convs',
-    'inference_autocast'
+    'use_packed_linears', 'inference_autocast'
 ]
 
 #: Defaults of ``inference_cfg`` (a top-level config key, overridable by
@@ -97,6 +111,7 @@ DEFAULT_INFERENCE_CFG = dict(
     fold_attention=True,
     winograd_conv=True,
     winograd_cfg=dict(tile=4, min_channels=128),
+    packed_text_linear=True,
     fused_attention=False,
     channels_last=False,
     compile=False,
@@ -289,6 +304,46 @@ def use_winograd_convs(model: nn.Module,
     return _replace_children(model, replacement)
 
 
+def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
+    """Replaces, in ``module``, every ``nn.Linear`` by
+    :class:`PackedLinear` and every ``nn.MultiheadAttention`` that
+    :class:`PackedSelfAttention` supports by that, in place, where the
+    weights are fp32 on the CPU.
+
+    Meant for layers applied to few rows (text encoders): on many rows MKL's
+    own products are faster. The new layers snapshot the weights.
+
+    Args:
+        module (nn.Module): The module, e.g. a text encoder.
+        rows (int): Expected rows per call, a hint for the packed layout.
+            Defaults to 32.
+
+    Returns:
+        int: The number of layers replaced (an attention counts once).
+    """
+
+    def packable(layer: nn.Module) -> bool:
+        weights = [p for p in layer.parameters(recurse=False)
+                   if p.dim() == 2]
+        return bool(weights) and all(
+            w.device.type == 'cpu' and w.dtype == torch.float32
+            for w in weights)
+
+    def replacement(parent: nn.Module, child: nn.Module):
+        # The layers inside a replaced attention went with it.
+        if isinstance(parent, (nn.MultiheadAttention, PackedSelfAttention)):
+            return None
+        if PackedSelfAttention.supports(child) and packable(child):
+            return PackedSelfAttention(child, rows)
+        if isinstance(child, nn.Linear) and packable(child):
+            return PackedLinear(child, rows)
+        return None
+
+    if not torch.backends.mkldnn.is_available():
+        return 0
+    return _replace_children(module, replacement)
+
+
 def _compile_kwargs(compile_cfg: dict) -> dict:
     """``torch.compile`` keyword arguments of a ``compile_cfg``."""
     kwargs = dict(compile_cfg)
@@ -326,9 +381,13 @@ def _compile_tensor_parts(model: nn.Module, compile_cfg: dict) -> None:
             # wraps): the instance attribute covers every path.
             _compile_method(module, 'forward', kwargs)
     text_encoder = getattr(model, 'text_encoder', None)
-    if text_encoder is not None and hasattr(text_encoder, 'forward_tokens'):
+    if text_encoder is not None and hasattr(
+            text_encoder, 'forward_tokens') and not any(
+                isinstance(m, (PackedLinear, PackedSelfAttention))
+                for m in text_encoder.modules()):
         # Tokenisation (Python) stays eager, the encoder proper is one
-        # graph.
+        # graph; with packed weights it stays eager too (see
+        # optimize_for_inference).
         _compile_method(text_encoder, 'forward_tokens', kwargs)
 
 
@@ -341,6 +400,7 @@ def optimize_for_inference(model: nn.Module,
                            fold_attention: bool = True,
                            winograd_conv: bool = True,
                            winograd_cfg: Optional[dict] = None,
+                           packed_text_linear: bool = True,
                            fused_attention: bool = False,
                            channels_last: bool = False,
                            compile: bool = False,
@@ -372,6 +432,10 @@ def optimize_for_inference(model: nn.Module,
         winograd_cfg (dict, optional): ``tile`` and ``min_channels`` of
             :func:`use_winograd_convs`. Defaults to
             ``DEFAULT_INFERENCE_CFG['winograd_cfg']``.
+        packed_text_linear (bool): oneDNN-packed weights in the text
+            encoder's linear layers (:func:`use_packed_linears`; CPU fp32;
+            a packed encoder stays eager under ``compile``). Defaults to
+            True.
         fused_attention (bool): Switch every ``VLMultiheadAttention`` to
             ``F.scaled_dot_product_attention``. Defaults to False.
         channels_last (bool): NHWC weights. Defaults to False.
@@ -403,6 +467,10 @@ def optimize_for_inference(model: nn.Module,
             **DEFAULT_INFERENCE_CFG['winograd_cfg'],
             **(winograd_cfg or {})
         })
+    text_encoder = getattr(model, 'text_encoder', None)
+    if packed_text_linear and isinstance(text_encoder, nn.Module):
+        use_packed_linears(
+            text_encoder, rows=getattr(text_encoder, 'context_length', 32))
     for module in model.modules():
         if isinstance(module, VLMultiheadAttention):
             if fused_attention:

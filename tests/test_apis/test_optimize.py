@@ -11,6 +11,7 @@ from mmrefseg.apis import (ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS,
                            merge_inference_cfg, optimize_for_inference,
                            use_fast_avg_pools, use_winograd_convs)
 from mmrefseg.models.layers import (AvgPool2x2, BilinearUpsampleConv3x3,
+                                    PackedLinear, PackedSelfAttention,
                                     UpsampledConcatConv1x1,
                                     VLMultiheadAttention, WinogradConv2d)
 
@@ -162,6 +163,40 @@ def test_winograd_keeps_the_outputs(tiny_model):
     assert (logits - expected).abs().max().item() <= 1e-5 * max(1., scale)
 
 
+@pytest.mark.parametrize('config', [
+    TINY_CONFIG, 'configs/toy/eavl_tiny_refer-toy.py'])
+def test_packed_text_linears_keep_the_outputs(config):
+    from mmrefseg.registry import MODELS
+    from mmrefseg.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    built = MODELS.build(Config.fromfile(config).model).eval()
+    images = torch.randn(2, 3, 128, 128)
+    expected = _logits(built, images, TEXTS[:2])
+    model = optimize_for_inference(
+        copy.deepcopy(built), **dict(
+            NO_INFERENCE_TRANSFORMS, packed_text_linear=True))
+    linears = [name for name, m in built.text_encoder.named_modules()
+               if isinstance(m, nn.Linear)]
+    attentions = [name for name, m in built.text_encoder.named_modules()
+                  if isinstance(m, nn.MultiheadAttention)]
+    # Every linear layer is packed, those inside the attentions with them.
+    packed = dict(model.text_encoder.named_modules())
+    assert all(isinstance(packed[name], PackedSelfAttention)
+               for name in attentions)
+    assert all(
+        isinstance(packed[name], PackedLinear) for name in linears
+        if not any(name.startswith(a + '.') for a in attentions))
+    assert not any(isinstance(m, (nn.Linear, nn.MultiheadAttention))
+                   for m in model.text_encoder.modules())
+    # Only the text encoder, and under the same state dict keys.
+    assert not any(isinstance(m, PackedLinear)
+                   for m in model.decode_head.modules())
+    assert model.state_dict().keys() == built.state_dict().keys()
+    torch.testing.assert_close(
+        _logits(model, images, TEXTS[:2]), expected, atol=1e-4, rtol=1e-5)
+
+
 def test_fused_attention_switch(tiny_model):
     model = optimize_for_inference(
         copy.deepcopy(tiny_model), fused_attention=True)
@@ -310,7 +345,8 @@ def test_compile_makes_one_graph_per_tensor_part(config, device):
     """Backbone, neck, head and text encoder are one graph each, also where
     the segmentor calls the head's ``forward`` directly (tensor mode,
     ``encode_decode``). On the CPU, and only there, each upsample-conv
-    runs eagerly between two graphs of the head."""
+    runs eagerly between two graphs of the head, and the text encoder,
+    whose weights are packed for oneDNN there, is not compiled."""
     import torch._dynamo
     from torch._dynamo.utils import counters
 
@@ -338,7 +374,10 @@ def test_compile_makes_one_graph_per_tensor_part(config, device):
     eager_layers = sum(
         isinstance(m, BilinearUpsampleConv3x3)
         for m in model.modules()) if device == 'cpu' else 0
-    assert len(graphs) == 4 + eager_layers
+    text_graphs = 0 if device == 'cpu' else 1
+    assert any(isinstance(m, PackedLinear)
+               for m in model.text_encoder.modules()) == (device == 'cpu')
+    assert len(graphs) == 3 + text_graphs + eager_layers
     breaks = list(counters['graph_break'])
     assert all('_eager_forward' in reason for reason in breaks), breaks
     assert bool(breaks) == bool(eager_layers)
@@ -375,7 +414,8 @@ def test_deep_copy_of_a_compiled_model_uses_its_own_weights(tiny_model):
     eager = copy.deepcopy(copied)
     for part in (eager.backbone, eager.neck, eager.decode_head):
         del part.forward
-    del eager.text_encoder.forward_tokens
+    # The packed text encoder is not compiled (nor changed here).
+    assert 'forward_tokens' not in vars(eager.text_encoder)
     expected = _logits(eager, images, TEXTS[:1])
     assert not torch.allclose(expected, before)
     torch.testing.assert_close(

@@ -60,7 +60,8 @@ def parse_args(argv=None):
         help='fp32, or autocast to bf16 / fp16 (default: fp32)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile backbone, neck, head, text '
-                        'encoder (inductor, freezing=True)')
+                        'encoder (inductor, freezing=True; on the CPU the '
+                        'packed text encoder stays eager)')
     parser.add_argument(
         '--compile-mode',
         choices=['default', 'reduce-overhead', 'max-autotune'],
@@ -78,6 +79,10 @@ def parse_args(argv=None):
                         'projections as built')
     parser.add_argument('--no-winograd', action='store_true',
                         help='direct 3x3 convolutions (oneDNN)')
+    parser.add_argument('--no-packed-linear', action='store_true',
+                        help="the text encoder's linear layers on MKL "
+                        'as built, not on oneDNN-packed weights (which also '
+                        'keep it out of --compile)')
     parser.add_argument('--fused-attention', action='store_true',
                         help='CRIS decoder attention through '
                         'scaled_dot_product_attention')
@@ -248,6 +253,7 @@ def main(argv=None) -> int:
         **{fold: not args.no_fold
            for fold in ALGEBRAIC_FOLDS},
         winograd_conv=not args.no_winograd and not is_cuda,
+        packed_text_linear=not args.no_packed_linear,
         fused_attention=args.fused_attention,
         channels_last=args.channels_last,
         compile=args.compile)

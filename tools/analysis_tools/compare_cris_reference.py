@@ -23,10 +23,14 @@ Both models are built in ONE process with the same (random) weights:
                kernel, the word attention's query / output projections
                folded into its keys / values;
    ``winograd`` ``fold`` + wide 3x3 convolutions by Winograd F(4x4, 3x3)
-               (``WinogradConv2d``): what ``init_model`` applies by default;
-   ``compile`` ``winograd`` + ``torch.compile`` (inductor, ``freezing``);
-   ``channels_last`` ``winograd`` + NHWC weights and input;
-   ``sdpa``    ``winograd`` + the decoder's attention through
+               (``WinogradConv2d``);
+   ``packed``  ``winograd`` + the text encoder's linear layers on
+               oneDNN-packed weights (``PackedLinear``): what ``init_model``
+               applies by default;
+   ``compile`` ``packed`` + ``torch.compile`` (inductor, ``freezing``; the
+               packed text encoder stays eager);
+   ``channels_last`` ``packed`` + NHWC weights and input;
+   ``sdpa``    ``packed`` + the decoder's attention through
                ``F.scaled_dot_product_attention``;
    ``compile_sdpa`` ``sdpa`` + ``torch.compile``.
 
@@ -57,7 +61,7 @@ Example::
 
     python tools/analysis_tools/compare_cris_reference.py \\
         --ref-repo /tmp/cris_ref --config configs/cris/cris_r50_refcoco.py \\
-        --variants eager,fold,winograd,sdpa,compile,compile_sdpa --iters 12 \\
+        --variants eager,fold,winograd,packed,compile --iters 12 \\
         --num-threads 2
 """
 import argparse
@@ -80,6 +84,7 @@ _FOLDED = dict(
     **{fold: True
        for fold in ALGEBRAIC_FOLDS})
 _WINOGRAD = dict(_FOLDED, winograd_conv=True)
+_PACKED = dict(_WINOGRAD, packed_text_linear=True)
 #: variant -> optimize_for_inference arguments (None: untouched, no_grad)
 VARIANTS = dict(
     eager=None,
@@ -87,10 +92,11 @@ VARIANTS = dict(
     fuse=dict(NO_INFERENCE_TRANSFORMS, fuse_conv_bn=True),
     fold=_FOLDED,
     winograd=_WINOGRAD,
-    compile=dict(_WINOGRAD, compile=True),
-    channels_last=dict(_WINOGRAD, channels_last=True),
-    sdpa=dict(_WINOGRAD, fused_attention=True),
-    compile_sdpa=dict(_WINOGRAD, fused_attention=True, compile=True),
+    packed=_PACKED,
+    compile=dict(_PACKED, compile=True),
+    channels_last=dict(_PACKED, channels_last=True),
+    sdpa=dict(_PACKED, fused_attention=True),
+    compile_sdpa=dict(_PACKED, fused_attention=True, compile=True),
 )
 SENTENCE = 'the man in the red shirt standing on the left'
 CALIBRATION_SENTENCES = ('small white dog next to the bench',
@@ -110,7 +116,7 @@ def parse_args(argv=None):
     parser.add_argument('--input-size', type=int, default=416)
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument(
-        '--variants', default='eager,fold,winograd,sdpa,compile_sdpa',
+        '--variants', default='eager,fold,winograd,packed,compile',
         help=f'comma-separated variants of ours, from {tuple(VARIANTS)}')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--iters', type=int, default=15)
