@@ -8,7 +8,7 @@ GFLOP/s); oneDNN's inner product with the weight reordered once, when the
 layer is built (``torch.ops.mkldnn._reorder_linear_weight``), takes 0.37 ms.
 On many rows MKL is the faster of the two (676 rows: 8.1 vs 8.9 ms), so these
 layers are meant for text encoders (see
-:func:`mmrefseg.apis.pack_text_linears`).
+:func:`mmrefseg.apis.use_packed_linears`).
 
 The packed weight is an opaque oneDNN tensor: it is neither a parameter nor a
 buffer (the state dict keeps the plain ``weight`` under the same keys), and a
@@ -105,9 +105,10 @@ class PackedSelfAttention(_PacksWeights):
     packed input projection, no extra key / value biases) with its two
     projections packed for oneDNN.
 
-    Computes what the module does in eval mode with ``need_weights=False``:
-    the same projections, ``F.scaled_dot_product_attention`` with the same
-    mask, and the same parameter names in the state dict.
+    Computes what the module does in eval mode with ``need_weights=False``
+    (no dropout: an inference layer): the same projections,
+    ``F.scaled_dot_product_attention`` with the same mask, and the same
+    parameter names in the state dict.
 
     Args:
         attention (nn.MultiheadAttention): The layer to run.
