@@ -323,25 +323,16 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
         int: The number of layers replaced (an attention counts once).
     """
 
-    def packable(layer: nn.Module) -> bool:
-        weights = [p for p in layer.parameters(recurse=False)
-                   if p.dim() == 2]
-        return bool(weights) and all(
-            w.device.type == 'cpu' and w.dtype == torch.float32
-            for w in weights)
-
     def replacement(parent: nn.Module, child: nn.Module):
         # The layers inside a replaced attention went with it.
         if isinstance(parent, (nn.MultiheadAttention, PackedSelfAttention)):
             return None
-        if PackedSelfAttention.supports(child) and packable(child):
+        if PackedSelfAttention.supports(child):
             return PackedSelfAttention(child, rows)
-        if isinstance(child, nn.Linear) and packable(child):
+        if PackedLinear.supports(child):
             return PackedLinear(child, rows)
         return None
 
-    if not torch.backends.mkldnn.is_available():
-        return 0
     return _replace_children(module, replacement)
 
 

@@ -26,11 +26,17 @@ from torch import Tensor, nn
 __all__ = ['PackedLinear', 'PackedSelfAttention']
 
 
+def _packable(weight: Tensor) -> bool:
+    """Whether oneDNN's packed path can run ``weight``: fp32 on the CPU,
+    oneDNN present."""
+    return (weight.device.type == 'cpu' and weight.dtype == torch.float32
+            and torch.backends.mkldnn.is_available())
+
+
 def _pack(weight: Tensor, rows: int) -> Optional[Tensor]:
     """``weight`` (out, in) reordered for oneDNN, or None where the packed
-    path cannot run (not fp32 on the CPU, no oneDNN)."""
-    if (weight.device.type != 'cpu' or weight.dtype != torch.float32
-            or not torch.backends.mkldnn.is_available()):
+    path cannot run (:func:`_packable`)."""
+    if not _packable(weight):
         return None
     return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), rows)
 
@@ -88,6 +94,11 @@ class PackedLinear(_PacksWeights):
         self.bias = linear.bias
         self._pack_weights()
 
+    @staticmethod
+    def supports(linear: nn.Module) -> bool:
+        """Whether ``linear`` is an ``nn.Linear`` this layer can pack."""
+        return isinstance(linear, nn.Linear) and _packable(linear.weight)
+
     def _pack_weights(self) -> None:
         self.packed_weight = _pack(self.weight, self.rows)
 
@@ -122,9 +133,9 @@ class PackedSelfAttention(_PacksWeights):
         super().__init__()
         if not self.supports(attention):
             raise ValueError('PackedSelfAttention needs a sequence-first '
-                             'nn.MultiheadAttention with a packed in_proj and '
-                             f'no bias_k / bias_v / zero attention, got '
-                             f'{attention}')
+                             'nn.MultiheadAttention with a packed in_proj, '
+                             'no bias_k / bias_v / zero attention and fp32 '
+                             f'CPU weights, got {attention}')
         self.num_heads = attention.num_heads
         self.rows = rows
         self.in_proj_weight = attention.in_proj_weight
@@ -138,7 +149,9 @@ class PackedSelfAttention(_PacksWeights):
         return (isinstance(attention, nn.MultiheadAttention)
                 and attention._qkv_same_embed_dim
                 and not attention.batch_first and attention.bias_k is None
-                and not attention.add_zero_attn)
+                and not attention.add_zero_attn
+                and _packable(attention.in_proj_weight)
+                and _packable(attention.out_proj.weight))
 
     def _pack_weights(self) -> None:
         self.packed_in_proj = _pack(self.in_proj_weight, self.rows)

@@ -23,6 +23,15 @@ def test_packed_linear_matches_linear(shape):
         torch.testing.assert_close(packed(x), linear(x))
 
 
+def test_packed_layers_support_fp32_cpu_weights_only():
+    linear = _rand_linear()
+    assert PackedLinear.supports(linear)
+    assert not PackedLinear.supports(copy.deepcopy(linear).double())
+    assert not PackedLinear.supports(nn.Conv1d(4, 4, 1))
+    assert PackedSelfAttention.supports(_attention())
+    assert not PackedSelfAttention.supports(_attention().double())
+
+
 def test_packed_linear_shares_parameters_and_state_dict_keys():
     linear = _rand_linear()
     packed = PackedLinear(linear)
