@@ -38,19 +38,24 @@
   values (:class:`mmrefseg.models.layers.VLMultiheadAttention`
   ``fold_projections``), used where ``heads * Nk < C``. Exact up to float
   rounding.
-* ``packed_text_linear``: the text encoder's linear layers, and the
-  projections of its ``nn.MultiheadAttention`` self-attention, run oneDNN's
-  inner product on weights packed once
-  (:class:`mmrefseg.models.layers.PackedLinear`, :func:`use_packed_linears`):
-  on a sentence's few tokens MKL's sgemm is bound by re-packing the weight at
-  every call. CRIS-R50's CLIP text tower on 2 AVX2 cores, run right after
+* ``packed_linear``: linear layers, and the projections of
+  ``nn.MultiheadAttention`` self-attention, run oneDNN's inner product on
+  weights packed once (:class:`mmrefseg.models.layers.PackedLinear`,
+  :func:`use_packed_linears`). In the text encoder on every CPU: on a
+  sentence's few tokens MKL's sgemm is bound by re-packing the weight at
+  every call (CRIS-R50's CLIP text tower on 2 AVX2 cores, run right after
   the backbone as in the model: 28.2 ms eager and 25.8 ms compiled become
-  19.6 ms; EAVL's BERT-base: 63 -> 42 ms. The packed copies double the
-  memory of those weights. fp32 CPU weights only. A packed text encoder is
-  not compiled: a graph holds the packed (opaque) weights only as inductor's
-  frozen constants, which dynamo installs only under the global
-  ``torch._inductor.config.freezing``, not ``torch.compile``'s options.
-  Exact up to float rounding.
+  19.6 ms; EAVL's BERT-base: 63 -> 42 ms). In the rest of the model (many
+  rows: CLIP's attention pooling, the decoder's FFN) only where the CPU has
+  AVX-512 (:func:`packing_pays_on_many_rows`) and the model is not
+  compiled: there oneDNN's products run at ~220 GFLOP/s where MKL's reach
+  140-200 (2 AMD EPYC Zen 4 cores; CRIS-R50: ~4 % of the forward), while
+  on AVX2 MKL is the faster (676 x 512 @ 512 x 2048: 8.1 vs 8.9 ms). The
+  packed copies double the memory of those weights. fp32 CPU weights only.
+  A packed module is not compiled: a graph holds the packed (opaque)
+  weights only as inductor's frozen constants, which dynamo installs only
+  under the global ``torch._inductor.config.freezing``, not
+  ``torch.compile``'s options. Exact up to float rounding.
 * ``fused_attention``: the CRIS decoder's attention through
   ``F.scaled_dot_product_attention`` instead of the reference's op order
   (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Off by
@@ -98,7 +103,7 @@ __all__ = [
     'DEFAULT_INFERENCE_CFG', 'NO_INFERENCE_TRANSFORMS', 'ALGEBRAIC_FOLDS',
     'AUTOCAST_DTYPES', 'merge_inference_cfg', 'optimize_for_inference',
     'use_fast_avg_pools', 'fold_upsample_convs', 'use_winograd_convs',
-    'use_packed_linears', 'inference_autocast'
+    'use_packed_linears', 'packing_pays_on_many_rows', 'inference_autocast'
 ]
 
 #: Defaults of ``inference_cfg`` (a top-level config key, overridable by
@@ -112,7 +117,7 @@ DEFAULT_INFERENCE_CFG = dict(
     fold_attention=True,
     winograd_conv=True,
     winograd_cfg=dict(tile=4, min_channels=128),
-    packed_text_linear=True,
+    packed_linear=True,
     fused_attention=False,
     channels_last=False,
     compile=False,
@@ -311,8 +316,10 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
     :class:`PackedSelfAttention` supports by that, in place, where the
     weights are fp32 on the CPU.
 
-    Meant for layers applied to few rows (text encoders): on many rows MKL's
-    own products are faster. The new layers snapshot the weights.
+    Meant for layers applied to few rows (text encoders), and on CPUs with
+    AVX-512 for any (:func:`packing_pays_on_many_rows`); elsewhere MKL's
+    own products are faster on many rows. The new layers snapshot the
+    weights.
 
     Args:
         module (nn.Module): The module, e.g. a text encoder.
@@ -334,6 +341,15 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
         return None
 
     return _replace_children(module, replacement)
+
+
+def packing_pays_on_many_rows() -> bool:
+    """Whether oneDNN's packed inner product beats MKL's sgemm on many rows
+    (hundreds of tokens) on this CPU: where PyTorch dispatches to AVX-512
+    kernels. Measured on 2 AMD EPYC Zen 4 cores: 676 x 512 @ 512 x 2048
+    6.4 vs 8.0 ms, 170 x 2048 @ 2048 x 2048 6.6 vs 8.2 ms; on 2 AVX2 cores
+    MKL wins (8.1 vs 8.9 ms)."""
+    return torch.backends.cpu.get_cpu_capability().startswith('AVX512')
 
 
 def _compile_kwargs(compile_cfg: dict) -> dict:
@@ -392,7 +408,7 @@ def optimize_for_inference(model: nn.Module,
                            fold_attention: bool = True,
                            winograd_conv: bool = True,
                            winograd_cfg: Optional[dict] = None,
-                           packed_text_linear: bool = True,
+                           packed_linear: bool = True,
                            fused_attention: bool = False,
                            channels_last: bool = False,
                            compile: bool = False,
@@ -424,10 +440,10 @@ def optimize_for_inference(model: nn.Module,
         winograd_cfg (dict, optional): ``tile`` and ``min_channels`` of
             :func:`use_winograd_convs`. Defaults to
             ``DEFAULT_INFERENCE_CFG['winograd_cfg']``.
-        packed_text_linear (bool): oneDNN-packed weights in the text
-            encoder's linear layers (:func:`use_packed_linears`; CPU fp32;
-            a packed encoder stays eager under ``compile``). Defaults to
-            True.
+        packed_linear (bool): oneDNN-packed weights in the text encoder's
+            linear layers, and with AVX-512 in all others unless compiled
+            (:func:`use_packed_linears`; CPU fp32; a packed text encoder
+            stays eager under ``compile``). Defaults to True.
         fused_attention (bool): Switch every ``VLMultiheadAttention`` to
             ``F.scaled_dot_product_attention``. Defaults to False.
         channels_last (bool): NHWC weights. Defaults to False.
@@ -460,11 +476,14 @@ def optimize_for_inference(model: nn.Module,
             **(winograd_cfg or {})
         })
     text_encoder = getattr(model, 'text_encoder', None)
-    if packed_text_linear and isinstance(text_encoder, nn.Module):
+    if packed_linear and isinstance(text_encoder, nn.Module):
         # Rows per sentence: CLIP's context length, BERT's word_len.
         rows = getattr(text_encoder, 'context_length',
                        getattr(text_encoder, 'word_len', 32))
         use_packed_linears(text_encoder, rows=rows)
+    if packed_linear and not compile and packing_pays_on_many_rows():
+        # The text encoder's layers are packed already and not visited.
+        use_packed_linears(model, rows=256)
     for module in model.modules():
         if isinstance(module, VLMultiheadAttention):
             if fused_attention:

@@ -163,19 +163,25 @@ def test_winograd_keeps_the_outputs(tiny_model):
     assert (logits - expected).abs().max().item() <= 1e-5 * max(1., scale)
 
 
+@pytest.mark.parametrize('many_rows', [False, True])
 @pytest.mark.parametrize('config', [
     TINY_CONFIG, 'configs/toy/eavl_tiny_refer-toy.py'])
-def test_packed_text_linears_keep_the_outputs(config):
+def test_packed_linears_keep_the_outputs(config, many_rows, monkeypatch):
+    """The text encoder is packed on every CPU, the rest of the model only
+    where packing pays on many rows (AVX-512; both cases forced here)."""
+    from mmrefseg.apis import optimize
     from mmrefseg.registry import MODELS
     from mmrefseg.utils import register_all_modules
     register_all_modules()
+    monkeypatch.setattr(optimize, 'packing_pays_on_many_rows',
+                        lambda: many_rows)
     torch.manual_seed(0)
     built = MODELS.build(Config.fromfile(config).model).eval()
     images = torch.randn(2, 3, 128, 128)
     expected = _logits(built, images, TEXTS[:2])
     model = optimize_for_inference(
         copy.deepcopy(built), **dict(
-            NO_INFERENCE_TRANSFORMS, packed_text_linear=True))
+            NO_INFERENCE_TRANSFORMS, packed_linear=True))
     linears = [name for name, m in built.text_encoder.named_modules()
                if isinstance(m, nn.Linear)]
     attentions = [name for name, m in built.text_encoder.named_modules()
@@ -189,12 +195,38 @@ def test_packed_text_linears_keep_the_outputs(config):
         if not any(name.startswith(a + '.') for a in attentions))
     assert not any(isinstance(m, (nn.Linear, nn.MultiheadAttention))
                    for m in model.text_encoder.modules())
-    # Only the text encoder, and under the same state dict keys.
-    assert not any(isinstance(m, PackedLinear)
-                   for m in model.decode_head.modules())
+    # The rest of the model (the head's FFNs, projections) only where
+    # packing pays on many rows; the state dict keys stay the same.
+    head_linears = [
+        m for m in model.decode_head.modules()
+        if isinstance(m, (nn.Linear, PackedLinear))
+    ]
+    assert head_linears
+    assert all(isinstance(m, PackedLinear) == many_rows
+               for m in head_linears)
     assert model.state_dict().keys() == built.state_dict().keys()
     torch.testing.assert_close(
         _logits(model, images, TEXTS[:2]), expected, atol=1e-4, rtol=1e-5)
+
+
+def test_compiled_models_pack_only_their_text_encoder(monkeypatch):
+    """A compiled backbone / neck / head could not hold packed weights
+    (opaque tensors), so only the eager text encoder is packed."""
+    from mmrefseg.apis import optimize
+    from mmrefseg.registry import MODELS
+    from mmrefseg.utils import register_all_modules
+    register_all_modules()
+    monkeypatch.setattr(optimize, 'packing_pays_on_many_rows', lambda: True)
+    monkeypatch.setattr(optimize, '_compile_tensor_parts',
+                        lambda model, compile_cfg: None)
+    model = optimize_for_inference(
+        MODELS.build(Config.fromfile(TINY_CONFIG).model),
+        **dict(NO_INFERENCE_TRANSFORMS, packed_linear=True, compile=True))
+    assert any(isinstance(m, PackedLinear)
+               for m in model.text_encoder.modules())
+    assert not any(isinstance(m, PackedLinear)
+                   for part in (model.backbone, model.neck, model.decode_head)
+                   for m in part.modules())
 
 
 def test_fused_attention_switch(tiny_model):

@@ -80,9 +80,10 @@ def parse_args(argv=None):
     parser.add_argument('--no-winograd', action='store_true',
                         help='direct 3x3 convolutions (oneDNN)')
     parser.add_argument('--no-packed-linear', action='store_true',
-                        help="the text encoder's linear layers on MKL "
-                        'as built, not on oneDNN-packed weights (which also '
-                        'keep it out of --compile)')
+                        help='linear layers on MKL as built, not on '
+                        "oneDNN-packed weights (the text encoder's, which "
+                        'also keep it out of --compile; with AVX-512 all '
+                        'others too)')
     parser.add_argument('--fused-attention', action='store_true',
                         help='CRIS decoder attention through '
                         'scaled_dot_product_attention')
@@ -253,7 +254,7 @@ def main(argv=None) -> int:
         **{fold: not args.no_fold
            for fold in ALGEBRAIC_FOLDS},
         winograd_conv=not args.no_winograd and not is_cuda,
-        packed_text_linear=not args.no_packed_linear,
+        packed_linear=not args.no_packed_linear,
         fused_attention=args.fused_attention,
         channels_last=args.channels_last,
         compile=args.compile)

@@ -1,4 +1,4 @@
-"""Linear layers with oneDNN-packed weights, for inputs of few rows.
+"""Linear layers with oneDNN-packed weights.
 
 A linear layer applied to a few rows (a sentence's 17 CLIP tokens) costs
 little arithmetic and is bound by its weight matrix, which MKL's sgemm (what
@@ -6,9 +6,9 @@ little arithmetic and is bound by its weight matrix, which MKL's sgemm (what
 AVX2 cores a (17 x 512) @ (512 x 2048) product takes 0.66 ms there (54
 GFLOP/s); oneDNN's inner product with the weight reordered once, when the
 layer is built (``torch.ops.mkldnn._reorder_linear_weight``), takes 0.37 ms.
-On many rows MKL is the faster of the two (676 rows: 8.1 vs 8.9 ms), so these
-layers are meant for text encoders (see
-:func:`mmrefseg.apis.use_packed_linears`).
+On many rows it depends on the CPU: with AVX2, MKL is the faster of the two
+(676 rows: 8.1 vs 8.9 ms); with AVX-512, oneDNN (2 AMD EPYC Zen 4 cores: 6.4
+vs 8.0 ms). See :func:`mmrefseg.apis.use_packed_linears`.
 
 The packed weight is an opaque oneDNN tensor: it is neither a parameter nor a
 buffer (the state dict keeps the plain ``weight`` under the same keys), and a
