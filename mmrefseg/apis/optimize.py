@@ -482,7 +482,9 @@ def optimize_for_inference(model: nn.Module,
                        getattr(text_encoder, 'word_len', 32))
         use_packed_linears(text_encoder, rows=rows)
     if packed_linear and not compile and packing_pays_on_many_rows():
-        # The text encoder's layers are packed already and not visited.
+        # The text encoder's layers are packed already and not visited. The
+        # rows hint is a few hundred tokens (CRIS: 676 pixels, 170 in the
+        # attention pool); 32 to 4096 times within 3 % there.
         use_packed_linears(model, rows=256)
     for module in model.modules():
         if isinstance(module, VLMultiheadAttention):
