@@ -1,9 +1,9 @@
 from .inference import (ReferInferencePipeline, ReferPrediction,
                         check_sentences, inference_model, init_model)
 from .optimize import (ALGEBRAIC_FOLDS, DEFAULT_INFERENCE_CFG,
-                       NO_INFERENCE_TRANSFORMS, fold_upsample_convs,
-                       inference_autocast, merge_inference_cfg,
-                       optimize_for_inference, packing_pays_on_many_rows,
+                       NO_INFERENCE_TRANSFORMS, cpu_has_avx512,
+                       fold_upsample_convs, inference_autocast,
+                       merge_inference_cfg, optimize_for_inference,
                        use_fast_avg_pools, use_packed_linears,
                        use_winograd_convs)
 from .refer_inferencer import ReferInferencer
@@ -14,5 +14,5 @@ __all__ = [
     'NO_INFERENCE_TRANSFORMS', 'ALGEBRAIC_FOLDS', 'merge_inference_cfg',
     'optimize_for_inference', 'inference_autocast', 'use_fast_avg_pools',
     'fold_upsample_convs', 'use_winograd_convs', 'use_packed_linears',
-    'packing_pays_on_many_rows'
+    'cpu_has_avx512'
 ]

@@ -47,7 +47,7 @@
   the backbone as in the model: 28.2 ms eager and 25.8 ms compiled become
   19.6 ms; EAVL's BERT-base: 63 -> 42 ms). In the rest of the model (many
   rows: CLIP's attention pooling, the decoder's FFN) only where the CPU has
-  AVX-512 (:func:`packing_pays_on_many_rows`) and the model is not
+  AVX-512 (:func:`cpu_has_avx512`) and the model is not
   compiled: there oneDNN's products run at ~220 GFLOP/s where MKL's reach
   140-200 (2 AMD EPYC Zen 4 cores; CRIS-R50: ~4 % of the forward), while
   on AVX2 MKL is the faster (676 x 512 @ 512 x 2048: 8.1 vs 8.9 ms). The
@@ -61,8 +61,13 @@
   (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Off by
   default: its online softmax rounds differently (CRIS-R50 logits move by
   ~2e-4 at |logits| ~35-75, no mask pixel changes).
-* ``channels_last``: 4-D weights in NHWC memory order. Measured slower for
-  CRIS on AVX2 CPUs (oneDNN reorders at every op), so off by default.
+* ``channels_last``: convolution weights in NHWC memory order, so that the
+  feature maps follow (:class:`mmrefseg.models.layers.WinogradConv2d` has
+  an NHWC path). None (the default) turns it on for CPU models on CPUs with
+  AVX-512 unless compiled (:func:`cpu_has_avx512`): there oneDNN's NCHW
+  convolutions reorder to and from its blocked layout at every call
+  (CRIS-R50: ~24 ms per forward, the NHWC model ~3 % faster); on AVX2 CPUs
+  NHWC was measured slower. Exact up to float rounding.
 * ``compile``: ``torch.compile`` of the tensor parts (backbone, neck, head
   and the text encoder's ``forward_tokens``), one graph each, so that the
   Python tokenizer and data samples stay outside the graphs (on a CPU the
@@ -103,7 +108,7 @@ __all__ = [
     'DEFAULT_INFERENCE_CFG', 'NO_INFERENCE_TRANSFORMS', 'ALGEBRAIC_FOLDS',
     'AUTOCAST_DTYPES', 'merge_inference_cfg', 'optimize_for_inference',
     'use_fast_avg_pools', 'fold_upsample_convs', 'use_winograd_convs',
-    'use_packed_linears', 'packing_pays_on_many_rows', 'inference_autocast'
+    'use_packed_linears', 'cpu_has_avx512', 'inference_autocast'
 ]
 
 #: Defaults of ``inference_cfg`` (a top-level config key, overridable by
@@ -119,7 +124,7 @@ DEFAULT_INFERENCE_CFG = dict(
     winograd_cfg=dict(tile=4, min_channels=128),
     packed_linear=True,
     fused_attention=False,
-    channels_last=False,
+    channels_last=None,
     compile=False,
     compile_cfg=dict(backend='inductor', dynamic=False, freezing=True),
     autocast=None)
@@ -128,7 +133,8 @@ DEFAULT_INFERENCE_CFG = dict(
 #: built (for tools that time or count it untransformed).
 NO_INFERENCE_TRANSFORMS = {
     key: False
-    for key, value in DEFAULT_INFERENCE_CFG.items() if isinstance(value, bool)
+    for key in DEFAULT_INFERENCE_CFG
+    if key not in ('winograd_cfg', 'compile_cfg', 'autocast')
 }
 
 #: The ``inference_cfg`` keys of the algebraic folds (one ``--no-fold`` flag
@@ -317,7 +323,7 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
     weights are fp32 on the CPU.
 
     Meant for layers applied to few rows (text encoders), and on CPUs with
-    AVX-512 for any (:func:`packing_pays_on_many_rows`); elsewhere MKL's
+    AVX-512 for any (:func:`cpu_has_avx512`); elsewhere MKL's
     own products are faster on many rows. The new layers snapshot the
     weights.
 
@@ -343,12 +349,19 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
     return _replace_children(module, replacement)
 
 
-def packing_pays_on_many_rows() -> bool:
-    """Whether oneDNN's packed inner product beats MKL's sgemm on many rows
-    (hundreds of tokens) on this CPU: where PyTorch dispatches to AVX-512
-    kernels. Measured on 2 AMD EPYC Zen 4 cores: 676 x 512 @ 512 x 2048
-    6.4 vs 8.0 ms, 170 x 2048 @ 2048 x 2048 6.6 vs 8.2 ms; on 2 AVX2 cores
-    MKL wins (8.1 vs 8.9 ms)."""
+def cpu_has_avx512() -> bool:
+    """Whether PyTorch runs AVX-512 kernels on this CPU: where two defaults
+    change (measured on 2 AMD EPYC Zen 4 cores, against 2 AVX2 cores):
+
+    * oneDNN's packed inner product beats MKL's sgemm on many rows too
+      (676 x 512 @ 512 x 2048: 6.4 vs 8.0 ms, 170 x 2048 @ 2048 x 2048: 6.6
+      vs 8.2 ms; with AVX2 MKL wins, 8.1 vs 8.9 ms): ``packed_linear``
+      packs every linear layer, not only the text encoder's;
+    * oneDNN's convolutions run NHWC without the reorders to and from its
+      blocked layout that NCHW costs (~24 ms per CRIS-R50 forward): the
+      automatic ``channels_last`` is on (CRIS-R50 ~3 % faster; with AVX2 it
+      was measured slower).
+    """
     return torch.backends.cpu.get_cpu_capability().startswith('AVX512')
 
 
@@ -410,7 +423,7 @@ def optimize_for_inference(model: nn.Module,
                            winograd_cfg: Optional[dict] = None,
                            packed_linear: bool = True,
                            fused_attention: bool = False,
-                           channels_last: bool = False,
+                           channels_last: Optional[bool] = None,
                            compile: bool = False,
                            compile_cfg: Optional[dict] = None,
                            **unused) -> nn.Module:
@@ -446,7 +459,9 @@ def optimize_for_inference(model: nn.Module,
             stays eager under ``compile``). Defaults to True.
         fused_attention (bool): Switch every ``VLMultiheadAttention`` to
             ``F.scaled_dot_product_attention``. Defaults to False.
-        channels_last (bool): NHWC weights. Defaults to False.
+        channels_last (bool, optional): NHWC convolution weights; None:
+            on for an uncompiled CPU model on an AVX-512 CPU
+            (:func:`cpu_has_avx512`). Defaults to None.
         compile (bool): ``torch.compile`` the tensor parts. Defaults to False.
         compile_cfg (dict, optional): Arguments of ``torch.compile``
             (``backend``, ``mode``, ``dynamic``, ``options``) plus
@@ -481,7 +496,7 @@ def optimize_for_inference(model: nn.Module,
         rows = getattr(text_encoder, 'context_length',
                        getattr(text_encoder, 'word_len', 32))
         use_packed_linears(text_encoder, rows=rows)
-    if packed_linear and not compile and packing_pays_on_many_rows():
+    if packed_linear and not compile and cpu_has_avx512():
         # The text encoder's layers are packed already and not visited. The
         # rows hint is a few hundred tokens (CRIS: 676 pixels, 170 in the
         # attention pool); 32 to 4096 times within 3 % there.
@@ -492,8 +507,15 @@ def optimize_for_inference(model: nn.Module,
                 module.fused = True
             if fold_attention:
                 module.fold_projections = True
+    if channels_last is None:
+        on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
+        channels_last = on_cpu and not compile and cpu_has_avx512()
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        # Only the convolutions: the 4-D kernels of the folded layers feed
+        # matrix products, which would copy NHWC-strided operands per call.
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d):
+                module.to(memory_format=torch.channels_last)
     if compile:
         if compile_cfg is None:
             compile_cfg = DEFAULT_INFERENCE_CFG['compile_cfg']

@@ -173,7 +173,7 @@ def test_packed_linears_keep_the_outputs(config, many_rows, monkeypatch):
     from mmrefseg.registry import MODELS
     from mmrefseg.utils import register_all_modules
     register_all_modules()
-    monkeypatch.setattr(optimize, 'packing_pays_on_many_rows',
+    monkeypatch.setattr(optimize, 'cpu_has_avx512',
                         lambda: many_rows)
     torch.manual_seed(0)
     built = MODELS.build(Config.fromfile(config).model).eval()
@@ -216,7 +216,7 @@ def test_compiled_models_pack_only_their_text_encoder(monkeypatch):
     from mmrefseg.registry import MODELS
     from mmrefseg.utils import register_all_modules
     register_all_modules()
-    monkeypatch.setattr(optimize, 'packing_pays_on_many_rows', lambda: True)
+    monkeypatch.setattr(optimize, 'cpu_has_avx512', lambda: True)
     monkeypatch.setattr(optimize, '_compile_tensor_parts',
                         lambda model, compile_cfg: None)
     model = optimize_for_inference(
@@ -285,15 +285,17 @@ def test_bf16_autocast_runs_close_to_fp32(tiny_model):
 
 
 def test_algebraic_folds_are_every_fold_switch():
+    # The on/off switches, channels_last's automatic None included.
     switches = {key for key, value in merge_inference_cfg().items()
-                if isinstance(value, bool)}
+                if isinstance(value, bool) or key == 'channels_last'}
     assert set(ALGEBRAIC_FOLDS) == {
         key for key in switches if key.startswith('fold_')}
 
 
 def test_no_inference_transforms_leave_the_model_as_built(tiny_model):
+    # The on/off switches, channels_last's automatic None included.
     switches = {key for key, value in merge_inference_cfg().items()
-                if isinstance(value, bool)}
+                if isinstance(value, bool) or key == 'channels_last'}
     assert set(NO_INFERENCE_TRANSFORMS) == switches
     assert not any(NO_INFERENCE_TRANSFORMS.values())
     model = optimize_for_inference(
@@ -453,3 +455,51 @@ def test_deep_copy_of_a_compiled_model_uses_its_own_weights(tiny_model):
     torch.testing.assert_close(
         _logits(copied, images, TEXTS[:1]), expected, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(_logits(model, images, TEXTS[:1]), before)
+
+
+@pytest.mark.parametrize('requested,avx512,compiled,expected', [
+    (None, True, False, True),  # automatic: on with AVX-512 ...
+    (None, False, False, False),  # ... off without
+    (None, True, True, False),  # ... and off when compiled
+    (True, False, False, True),
+    (False, True, False, False),
+])
+def test_channels_last_choice(tiny_model, monkeypatch, requested, avx512,
+                              compiled, expected):
+    from mmrefseg.apis import optimize
+    monkeypatch.setattr(optimize, 'cpu_has_avx512', lambda: avx512)
+    monkeypatch.setattr(optimize, '_compile_tensor_parts',
+                        lambda model, compile_cfg: None)
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model), channels_last=requested, compile=compiled)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(
+        m.weight.is_contiguous(memory_format=torch.channels_last) == expected
+        for m in convs if m.kernel_size != (1, 1))
+    # The folded layers' kernels keep their layout: they feed matrix
+    # products, not convolutions.
+    assert all(
+        buffer.is_contiguous() for m in model.modules()
+        if isinstance(m, (BilinearUpsampleConv3x3, WinogradConv2d))
+        for buffer in m.buffers() if buffer is not None)
+
+
+def test_channels_last_model_keeps_the_outputs(tiny_model):
+    images = torch.randn(2, 3, 64, 96)
+    expected = _logits(tiny_model, images, TEXTS[:2])
+    # Winograd on the tiny model's narrow convolutions too, so that its
+    # NHWC path runs inside the model.
+    model = optimize_for_inference(
+        copy.deepcopy(tiny_model), channels_last=True,
+        winograd_cfg=dict(min_channels=1))
+    layouts = []
+    for module in model.modules():
+        if isinstance(module, WinogradConv2d):
+            module.register_forward_pre_hook(
+                lambda m, inputs: layouts.append(
+                    not inputs[0].is_contiguous() and inputs[0].is_contiguous(
+                        memory_format=torch.channels_last)))
+    logits = _logits(model, images, TEXTS[:2])
+    assert layouts and any(layouts)
+    scale = expected.abs().max().item()
+    assert (logits - expected).abs().max().item() <= 1e-5 * max(1., scale)

@@ -68,7 +68,11 @@ def parse_args(argv=None):
         default='default',
         help="torch.compile mode with --compile; 'reduce-overhead' "
         'replays CUDA graphs (batch 1 on a GPU is launch-bound)')
-    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument(
+        '--channels-last', action=argparse.BooleanOptionalAction,
+        default=None,
+        help='NHWC convolution weights and input (default: on for the CPU '
+        'with AVX-512 unless compiled, as init_model)')
     parser.add_argument('--no-fuse-conv-bn', action='store_true',
                         help='keep BatchNorm layers separate')
     parser.add_argument('--no-fast-avg-pool', action='store_true',

@@ -25,11 +25,12 @@ Both models are built in ONE process with the same (random) weights:
    ``winograd`` ``fold`` + wide 3x3 convolutions by Winograd F(4x4, 3x3)
                (``WinogradConv2d``);
    ``packed``  ``winograd`` + linear layers on oneDNN-packed weights
-               (``PackedLinear``; the text encoder's, on AVX-512 CPUs all):
-               what ``init_model`` applies by default;
+               (``PackedLinear``; the text encoder's, on AVX-512 CPUs all);
+   ``channels_last`` ``packed`` + NHWC convolution weights and input;
+   ``default`` what ``init_model`` applies by default: ``channels_last``
+               on AVX-512 CPUs, ``packed`` on others;
    ``compile`` ``packed`` + ``torch.compile`` (inductor, ``freezing``; the
                packed text encoder stays eager);
-   ``channels_last`` ``packed`` + NHWC weights and input;
    ``sdpa``    ``packed`` + the decoder's attention through
                ``F.scaled_dot_product_attention``;
    ``compile_sdpa`` ``sdpa`` + ``torch.compile``.
@@ -66,7 +67,7 @@ Example::
 
     python tools/analysis_tools/compare_cris_reference.py \\
         --ref-repo /tmp/cris_ref --config configs/cris/cris_r50_refcoco.py \\
-        --variants eager,fold,winograd,packed,compile --iters 12 \\
+        --variants eager,fold,winograd,packed,default,compile --iters 12 \\
         --num-threads 2
 """
 import argparse
@@ -80,7 +81,8 @@ import time
 
 import torch
 
-from mmrefseg.apis.optimize import ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS
+from mmrefseg.apis.optimize import (ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS,
+                                    merge_inference_cfg)
 
 _FOLDED = dict(
     NO_INFERENCE_TRANSFORMS,
@@ -90,6 +92,7 @@ _FOLDED = dict(
        for fold in ALGEBRAIC_FOLDS})
 _WINOGRAD = dict(_FOLDED, winograd_conv=True)
 _PACKED = dict(_WINOGRAD, packed_linear=True)
+_NHWC = dict(_PACKED, channels_last=True)
 #: variant -> optimize_for_inference arguments (None: untouched, no_grad)
 VARIANTS = dict(
     eager=None,
@@ -98,8 +101,9 @@ VARIANTS = dict(
     fold=_FOLDED,
     winograd=_WINOGRAD,
     packed=_PACKED,
+    channels_last=_NHWC,
+    default=merge_inference_cfg(),
     compile=dict(_PACKED, compile=True),
-    channels_last=dict(_PACKED, channels_last=True),
     sdpa=dict(_PACKED, fused_attention=True),
     compile_sdpa=dict(_PACKED, fused_attention=True, compile=True),
 )
@@ -121,7 +125,7 @@ def parse_args(argv=None):
     parser.add_argument('--input-size', type=int, default=416)
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument(
-        '--variants', default='eager,fold,winograd,packed,compile',
+        '--variants', default='eager,fold,winograd,packed,default,compile',
         help=f'comma-separated variants of ours, from {tuple(VARIANTS)}')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--iters', type=int, default=15)

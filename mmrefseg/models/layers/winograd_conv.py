@@ -19,11 +19,13 @@ each is one small matrix product over every tile of every channel, so the
 whole layer is three GEMMs plus two layout copies. On larger maps the input
 transform is instead a stride-m convolution of every channel with the
 ``(m + 2)^2`` transform rows as filters, which reads the overlapping tiles
-in place. Under ``torch.compile``, maps of many tiles take the transforms
-as element-wise sums of strided views with constant coefficients instead,
-which inductor fuses with the padding, the layout changes and the
-element-wise work around the layer into a few loops. The kernels are
-transformed once, in float64, when the layer is built.
+in place. Channels-last (NHWC) inputs take the tiles-major products on
+their own memory order and give a channels-last output. Under
+``torch.compile``, maps of many tiles take the transforms as element-wise
+sums of strided views with constant coefficients instead, which inductor
+fuses with the padding, the layout changes and the element-wise work around
+the layer into a few loops. The kernels are transformed once, in float64,
+when the layer is built.
 
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
@@ -133,6 +135,10 @@ class WinogradConv2d(nn.Module):
         batch, _, height, width = x.shape
         tile = self.tile
         rows, cols = -(-height // tile), -(-width // tile)
+        if not x.is_contiguous() and x.is_contiguous(
+                memory_format=torch.channels_last) and \
+                not torch.compiler.is_compiling():
+            return self._channels_last_tiles(x, rows, cols)
         # Zero padding: 1 for the convolution, plus what completes the tiles.
         x = F.pad(x, (1, 1 + tile * cols - width, 1, 1 + tile * rows - height))
         if torch.compiler.is_compiling() and \
@@ -180,6 +186,33 @@ class WinogradConv2d(nn.Module):
         out = torch.mm(self.output_transform, products.view(size * size, -1))
         out = out.view(tile, tile, *layout).permute(*order)
         return out.reshape(batch, out_channels, tile * rows, tile * cols)
+
+    def _channels_last_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
+        """(B, C_in, H, W) channels-last -> (B, C_out, H, W) channels-last:
+        tiles-major products on the NHWC memory, whose tile gathers and
+        output scatter copy whole channel vectors (in a channels-last
+        model, see ``optimize_for_inference``'s ``channels_last``)."""
+        batch, channels, height, width = x.shape
+        tile, size = self.tile, self.tile + 2
+        out_channels = self.kernel.shape[2]
+        x = F.pad(x.permute(0, 2, 3, 1),
+                  (0, 0, 1, 1 + tile * cols - width, 1,
+                   1 + tile * rows - height))
+        tiles = x.unfold(1, size, tile).unfold(2, size, tile)
+        tiles = tiles.permute(4, 5, 0, 1, 2, 3).reshape(size * size, -1)
+        transformed = torch.mm(self.input_transform, tiles)
+        products = torch.bmm(
+            transformed.view(size * size, -1, channels), self.kernel)
+        out = torch.mm(self.output_transform, products.view(size * size, -1))
+        out = out.view(tile, tile, batch, rows, cols,
+                       out_channels).permute(2, 3, 0, 4, 1, 5).reshape(
+                           batch, tile * rows, tile * cols, out_channels)
+        out = out[:, :height, :width]
+        if self.conv.bias is not None:
+            out = out + self.conv.bias
+        else:
+            out = out.contiguous()
+        return out.permute(0, 3, 1, 2)
 
     def _traced_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
         """:meth:`_matrix_tiles` for inductor: both transforms as sums of

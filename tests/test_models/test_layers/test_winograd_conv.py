@@ -5,7 +5,7 @@ from torch import nn
 from mmrefseg.models.layers import WinogradConv2d
 
 
-@pytest.mark.parametrize('tiles_major', [False, True])
+@pytest.mark.parametrize('path', ['channel_major', 'tiles_major', 'nhwc'])
 @pytest.mark.parametrize('tile', [2, 4])
 @pytest.mark.parametrize('batch,in_channels,out_channels,height,width,bias', [
     (1, 6, 5, 8, 8, True),  # whole tiles
@@ -13,18 +13,23 @@ from mmrefseg.models.layers import WinogradConv2d
     (3, 4, 3, 1, 1, False),  # one pixel: all but the centre tap read padding
     (1, 3, 4, 13, 5, True),
 ])
-def test_equals_the_direct_convolution(tiles_major, tile, batch, in_channels,
+def test_equals_the_direct_convolution(path, tile, batch, in_channels,
                                        out_channels, height, width, bias):
     torch.manual_seed(0)
     conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias)
     layer = WinogradConv2d(conv, tile)
-    # both memory orders of the per-position products
-    layer.tiles_major_below = 10**9 if tiles_major else 0
+    # both memory orders of the per-position products on NCHW inputs
+    layer.tiles_major_below = 0 if path == 'channel_major' else 10**9
     x = torch.randn(batch, in_channels, height, width)
     with torch.no_grad():
         expected = conv(x)
+        if path == 'nhwc':
+            x = x.contiguous(memory_format=torch.channels_last)
         out = layer(x)
     assert out.shape == expected.shape
+    # NHWC in, NHWC out; NCHW in, NCHW out
+    assert out.is_contiguous(memory_format=torch.channels_last
+                             if path == 'nhwc' else torch.contiguous_format)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
