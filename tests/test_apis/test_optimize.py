@@ -11,7 +11,8 @@ from mmrefseg.apis import (ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS,
                            merge_inference_cfg, optimize_for_inference,
                            use_fast_avg_pools, use_winograd_convs)
 from mmrefseg.models.layers import (AvgPool2x2, BilinearUpsampleConv3x3,
-                                    PackedLinear, PackedSelfAttention,
+                                    PackedConv2d, PackedLinear,
+                                    PackedSelfAttention,
                                     UpsampledConcatConv1x1,
                                     VLMultiheadAttention, WinogradConv2d)
 
@@ -83,7 +84,8 @@ def test_algebraic_folds_can_be_switched_off(tiny_model):
         fold_mask_projection=False,
         fold_attention=False)
     assert not isinstance(model.neck.f2_cat, UpsampledConcatConv1x1)
-    assert isinstance(model.decode_head.proj.vis[-1], nn.Conv2d)
+    assert isinstance(model.decode_head.proj.vis[-1],
+                      (nn.Conv2d, PackedConv2d))
     assert model.decode_head.proj.dynamic_conv.input_weight is None
     assert not any(m.fold_projections for m in model.modules()
                    if isinstance(m, VLMultiheadAttention))
@@ -472,10 +474,16 @@ def test_channels_last_choice(tiny_model, monkeypatch, requested, avx512,
                         lambda model, compile_cfg: None)
     model = optimize_for_inference(
         copy.deepcopy(tiny_model), channels_last=requested, compile=compiled)
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    convs = [
+        m for m in model.modules()
+        if isinstance(m, (nn.Conv2d, PackedConv2d))
+    ]
     assert convs and all(
         m.weight.is_contiguous(memory_format=torch.channels_last) == expected
-        for m in convs if m.kernel_size != (1, 1))
+        for m in convs if tuple(m.kernel_size) != (1, 1))
+    # NHWC convolutions run on packed weights, except in compiled graphs.
+    assert any(isinstance(m, PackedConv2d)
+               for m in convs) == (expected and not compiled)
     # The folded layers' kernels keep their layout: they feed matrix
     # products, not convolutions.
     assert all(

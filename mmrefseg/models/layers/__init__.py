@@ -3,6 +3,7 @@ from .coord_conv import CoordConvModule, coordinate_map
 from .dynamic_conv import DynamicConv2d, dynamic_conv2d
 from .mask_feature_upsampler import MaskFeatureUpsampler
 from .multi_query_generator import MultiQueryGenerator
+from .packed_conv import PackedConv2d
 from .packed_linear import PackedLinear, PackedSelfAttention
 from .positional_encoding import (sinusoidal_position_1d,
                                   sinusoidal_position_2d)
@@ -17,7 +18,8 @@ from .winograd_conv import WinogradConv2d
 __all__ = [
     'AvgPool2x2', 'avg_pool2x2', 'is_plain_avg_pool', 'CoordConvModule',
     'coordinate_map', 'DynamicConv2d', 'dynamic_conv2d',
-    'MaskFeatureUpsampler', 'PackedLinear', 'PackedSelfAttention',
+    'MaskFeatureUpsampler', 'PackedConv2d', 'PackedLinear',
+    'PackedSelfAttention',
     'sinusoidal_position_1d',
     'sinusoidal_position_2d', 'TextPixelProjector', 'REFERENCE_PROJ_RENAMES',
     'VLMultiheadAttention', 'VLTransformerDecoder',
