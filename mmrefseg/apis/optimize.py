@@ -65,11 +65,13 @@
   feature maps follow (:class:`mmrefseg.models.layers.WinogradConv2d` has
   an NHWC path), and unless compiled the convolutions on weights packed
   for oneDNN once per input shape (:func:`use_packed_convs`; reordering a
-  plain weight at every call costs CRIS-R50 ~11 ms per forward). None (the default) turns it on for CPU models on CPUs with
-  AVX-512 unless compiled (:func:`cpu_has_avx512`): there oneDNN's NCHW
-  convolutions reorder to and from its blocked layout at every call
-  (CRIS-R50: ~24 ms per forward, the NHWC model ~3 % faster); on AVX2 CPUs
-  NHWC was measured slower. Exact up to float rounding.
+  plain weight at every call costs CRIS-R50 ~11 ms per forward). None (the
+  default) turns it on for CPU models on CPUs with AVX-512 unless compiled
+  (:func:`cpu_has_avx512`): there oneDNN's NCHW convolutions reorder to and
+  from its blocked layout at every call (CRIS-R50: ~24 ms per forward;
+  NHWC with packed convolutions: 0.681 -> 0.627 of the reference CRIS's
+  latency); on AVX2 CPUs NHWC was measured slower. Exact up to float
+  rounding.
 * ``compile``: ``torch.compile`` of the tensor parts (backbone, neck, head
   and the text encoder's ``forward_tokens``), one graph each, so that the
   Python tokenizer and data samples stay outside the graphs (on a CPU the
@@ -386,8 +388,8 @@ def cpu_has_avx512() -> bool:
       packs every linear layer, not only the text encoder's;
     * oneDNN's convolutions run NHWC without the reorders to and from its
       blocked layout that NCHW costs (~24 ms per CRIS-R50 forward): the
-      automatic ``channels_last`` is on (CRIS-R50 ~3 % faster; with AVX2 it
-      was measured slower).
+      automatic ``channels_last`` is on (CRIS-R50 with packed convolutions
+      8 % faster; with AVX2 NHWC was measured slower).
     """
     return torch.backends.cpu.get_cpu_capability().startswith('AVX512')
 

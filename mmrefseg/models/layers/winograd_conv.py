@@ -30,10 +30,11 @@ when the layer is built.
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
 3x3) by ~7e-6; oneDNN's direct fp32 convolution by 2e-7 with AVX-512
-kernels and more than F(2x2, 3x3) with AVX2 ones. Under bf16 / fp16 (autocast or half inputs) the
-transforms would amplify the coarser rounding, so the layer falls back to the
-direct convolution there; cuDNN already chooses Winograd kernels on GPUs,
-so :func:`mmrefseg.apis.optimize_for_inference` only uses it on the CPU.
+kernels and more than F(2x2, 3x3) with AVX2 ones. Under bf16 / fp16
+(autocast or half inputs) the transforms would amplify the coarser
+rounding, so the layer falls back to the direct convolution there; cuDNN
+already chooses Winograd kernels on GPUs, so
+:func:`mmrefseg.apis.optimize_for_inference` only uses it on the CPU.
 """
 import torch
 import torch.nn.functional as F
