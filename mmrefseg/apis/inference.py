@@ -151,7 +151,7 @@ def init_model(config: Union[str, Path, Config, ConfigDict],
     The model gets ``model.cfg`` and ``model.inference_cfg``: the config's
     top-level ``inference_cfg`` updated by ``inference_cfg`` (see
     :data:`mmrefseg.apis.optimize.DEFAULT_INFERENCE_CFG`: BN folding on,
-    channels-last on AVX-512 CPUs only, compile and autocast off), whose
+    channels-last on the CPU, compile and autocast off), whose
     transforms are applied.
 
     Args:

@@ -66,12 +66,11 @@
   an NHWC path), and unless compiled the convolutions on weights packed
   for oneDNN once per input shape (:func:`use_packed_convs`; reordering a
   plain weight at every call costs CRIS-R50 ~11 ms per forward). None (the
-  default) turns it on for CPU models on CPUs with AVX-512 unless compiled
-  (:func:`cpu_has_avx512`): there oneDNN's NCHW convolutions reorder to and
-  from its blocked layout at every call (CRIS-R50: ~24 ms per forward;
-  NHWC with packed convolutions: 0.681 -> 0.627 of the reference CRIS's
-  latency); on AVX2 CPUs NHWC was measured slower. Exact up to float
-  rounding.
+  default) turns it on for CPU models unless compiled: oneDNN's NCHW
+  convolutions reorder to and from its blocked layout at every call
+  (CRIS-R50 on 2 AVX-512 cores: ~24 ms per forward; NHWC with packed
+  convolutions: 0.681 -> 0.627 of the reference CRIS's latency; the same
+  cores capped to AVX2: 0.683 -> 0.638). Exact up to float rounding.
 * ``compile``: ``torch.compile`` of the tensor parts (backbone, neck, head
   and the text encoder's ``forward_tokens``), one graph each, so that the
   Python tokenizer and data samples stay outside the graphs (on a CPU the
@@ -379,18 +378,13 @@ def use_packed_convs(model: nn.Module) -> int:
 
 
 def cpu_has_avx512() -> bool:
-    """Whether PyTorch runs AVX-512 kernels on this CPU: where two defaults
-    change (measured on 2 AMD EPYC Zen 4 cores, against 2 AVX2 cores):
-
-    * oneDNN's packed inner product beats MKL's sgemm on many rows too
-      (676 x 512 @ 512 x 2048: 6.4 vs 8.0 ms, 170 x 2048 @ 2048 x 2048: 6.6
-      vs 8.2 ms; with AVX2 MKL wins, 8.1 vs 8.9 ms): ``packed_linear``
-      packs every linear layer, not only the text encoder's;
-    * oneDNN's convolutions run NHWC without the reorders to and from its
-      blocked layout that NCHW costs (~24 ms per CRIS-R50 forward): the
-      automatic ``channels_last`` is on (CRIS-R50 with packed convolutions
-      8 % faster; with AVX2 NHWC was measured slower).
-    """
+    """Whether PyTorch runs AVX-512 kernels on this CPU: where oneDNN's
+    packed inner product beats MKL's sgemm on many rows too, so that
+    ``packed_linear`` packs every linear layer, not only the text
+    encoder's. Measured on 2 AMD EPYC Zen 4 cores: 676 x 512 @ 512 x 2048
+    6.4 vs 8.0 ms, 170 x 2048 @ 2048 x 2048 6.6 vs 8.2 ms; with AVX2 MKL
+    wins (8.1 vs 8.9 ms; CRIS-R50 with every linear packed, the same cores
+    capped to AVX2: 555 -> 565 ms)."""
     return torch.backends.cpu.get_cpu_capability().startswith('AVX512')
 
 
@@ -488,9 +482,9 @@ def optimize_for_inference(model: nn.Module,
             stays eager under ``compile``). Defaults to True.
         fused_attention (bool): Switch every ``VLMultiheadAttention`` to
             ``F.scaled_dot_product_attention``. Defaults to False.
-        channels_last (bool, optional): NHWC convolution weights; None:
-            on for an uncompiled CPU model on an AVX-512 CPU
-            (:func:`cpu_has_avx512`). Defaults to None.
+        channels_last (bool, optional): NHWC convolution weights, on
+            packed weights unless compiled; None: on for an uncompiled CPU
+            model. Defaults to None.
         compile (bool): ``torch.compile`` the tensor parts. Defaults to False.
         compile_cfg (dict, optional): Arguments of ``torch.compile``
             (``backend``, ``mode``, ``dynamic``, ``options``) plus
@@ -538,7 +532,7 @@ def optimize_for_inference(model: nn.Module,
                 module.fold_projections = True
     if channels_last is None:
         on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
-        channels_last = on_cpu and not compile and cpu_has_avx512()
+        channels_last = on_cpu and not compile
     if channels_last:
         # Only the convolutions: the 4-D kernels of the folded layers feed
         # matrix products, which would copy NHWC-strided operands per call.

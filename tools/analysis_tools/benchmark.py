@@ -72,7 +72,7 @@ def parse_args(argv=None):
         '--channels-last', action=argparse.BooleanOptionalAction,
         default=None,
         help='NHWC convolution weights and input (default: on for the CPU '
-        'with AVX-512 unless compiled, as init_model)')
+        'unless compiled, as init_model)')
     parser.add_argument('--no-fuse-conv-bn', action='store_true',
                         help='keep BatchNorm layers separate')
     parser.add_argument('--no-fast-avg-pool', action='store_true',

@@ -27,8 +27,7 @@ Both models are built in ONE process with the same (random) weights:
    ``packed``  ``winograd`` + linear layers on oneDNN-packed weights
                (``PackedLinear``; the text encoder's, on AVX-512 CPUs all);
    ``channels_last`` ``packed`` + NHWC convolution weights and input;
-   ``default`` what ``init_model`` applies by default: ``channels_last``
-               on AVX-512 CPUs, ``packed`` on others;
+   ``default`` what ``init_model`` applies by default (``channels_last``);
    ``compile`` ``packed`` + ``torch.compile`` (inductor, ``freezing``; the
                packed text encoder stays eager);
    ``sdpa``    ``packed`` + the decoder's attention through
