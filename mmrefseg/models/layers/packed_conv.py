@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .packed_linear import _packable, _PacksWeights
+from .plain_conv import is_channels_last
 
 __all__ = ['PackedConv2d']
 
@@ -82,8 +83,7 @@ class PackedConv2d(_PacksWeights):
         """(B, C_in, H, W) -> (B, C_out, H', W'), channels-last in and out
         on the packed path."""
         if (x.device.type != 'cpu' or x.dtype != torch.float32
-                or x.dim() != 4 or x.is_contiguous()
-                or not x.is_contiguous(memory_format=torch.channels_last)
+                or x.dim() != 4 or not is_channels_last(x)
                 or torch.is_autocast_enabled('cpu')
                 or (torch.is_grad_enabled() and self.weight.requires_grad)):
             return F.conv2d(x, self.weight, self.bias, self.stride,

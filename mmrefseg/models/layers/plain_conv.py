@@ -1,7 +1,8 @@
-"""Which convolutions the inference layers may re-express."""
-from torch import nn
+"""Which convolutions (and inputs) the inference layers may re-express."""
+import torch
+from torch import Tensor, nn
 
-__all__ = ['is_plain_conv']
+__all__ = ['is_plain_conv', 'is_channels_last']
 
 
 def is_plain_conv(conv: nn.Module, kernel_size: int) -> bool:
@@ -15,3 +16,11 @@ def is_plain_conv(conv: nn.Module, kernel_size: int) -> bool:
             and tuple(conv.padding) == (kernel_size // 2, ) * 2
             and tuple(conv.dilation) == (1, 1) and conv.groups == 1
             and conv.padding_mode == 'zeros')
+
+
+def is_channels_last(x: Tensor) -> bool:
+    """Whether ``x`` is stored NHWC and not also NCHW-contiguous (as maps of
+    one pixel or one channel are): the inputs that the layers' NHWC paths
+    take."""
+    return not x.is_contiguous() and x.is_contiguous(
+        memory_format=torch.channels_last)

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .plain_conv import is_plain_conv
+from .plain_conv import is_channels_last, is_plain_conv
 from .row_aligned import row_padded
 
 __all__ = ['WinogradConv2d']
@@ -136,21 +136,24 @@ class WinogradConv2d(nn.Module):
         batch, _, height, width = x.shape
         tile = self.tile
         rows, cols = -(-height // tile), -(-width // tile)
-        if not x.is_contiguous() and x.is_contiguous(
-                memory_format=torch.channels_last) and \
-                not torch.compiler.is_compiling():
-            return self._channels_last_tiles(x, rows, cols)
-        # Zero padding: 1 for the convolution, plus what completes the tiles.
-        x = F.pad(x, (1, 1 + tile * cols - width, 1, 1 + tile * rows - height))
-        if torch.compiler.is_compiling() and \
-                batch * rows * cols >= self.traced_transforms_from:
-            out = self._traced_tiles(x, rows, cols)
+        memory_format = torch.contiguous_format
+        if is_channels_last(x) and not torch.compiler.is_compiling():
+            memory_format = torch.channels_last
+            out = self._channels_last_tiles(x, rows, cols)
         else:
-            out = self._matrix_tiles(x, rows, cols)
+            # Zero padding: 1 for the convolution, plus what completes the
+            # tiles.
+            x = F.pad(x, (1, 1 + tile * cols - width, 1,
+                          1 + tile * rows - height))
+            if torch.compiler.is_compiling() and \
+                    batch * rows * cols >= self.traced_transforms_from:
+                out = self._traced_tiles(x, rows, cols)
+            else:
+                out = self._matrix_tiles(x, rows, cols)
         out = out[:, :, :height, :width]
         if self.conv.bias is not None:
-            return out + self.conv.bias.view(-1, 1, 1)
-        return out.contiguous()
+            out = out + self.conv.bias.view(-1, 1, 1)
+        return out.contiguous(memory_format=memory_format)
 
     def _matrix_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
         """Padded (B, C_in, m rows + 2, m cols + 2) -> the output tiles
@@ -189,10 +192,11 @@ class WinogradConv2d(nn.Module):
         return out.reshape(batch, out_channels, tile * rows, tile * cols)
 
     def _channels_last_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
-        """(B, C_in, H, W) channels-last -> (B, C_out, H, W) channels-last:
-        tiles-major products on the NHWC memory, whose tile gathers and
-        output scatter copy whole channel vectors (in a channels-last
-        model, see ``optimize_for_inference``'s ``channels_last``)."""
+        """Unpadded channels-last (B, C_in, H, W) -> the output tiles
+        (B, C_out, m rows, m cols), channels-last: tiles-major products on
+        the NHWC memory, whose tile gathers and output scatter copy whole
+        channel vectors (in a channels-last model, see
+        ``optimize_for_inference``'s ``channels_last``)."""
         batch, channels, height, width = x.shape
         tile, size = self.tile, self.tile + 2
         out_channels = self.kernel.shape[2]
@@ -208,11 +212,6 @@ class WinogradConv2d(nn.Module):
         out = out.view(tile, tile, batch, rows, cols,
                        out_channels).permute(2, 3, 0, 4, 1, 5).reshape(
                            batch, tile * rows, tile * cols, out_channels)
-        out = out[:, :height, :width]
-        if self.conv.bias is not None:
-            out = out + self.conv.bias
-        else:
-            out = out.contiguous()
         return out.permute(0, 3, 1, 2)
 
     def _traced_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
