@@ -50,7 +50,16 @@
   AVX-512 (:func:`cpu_has_avx512`) and the model is not
   compiled: there oneDNN's products run at ~220 GFLOP/s where MKL's reach
   140-200 (2 AMD EPYC Zen 4 cores; CRIS-R50: ~4 % of the forward), while
-  on AVX2 MKL is the faster (676 x 512 @ 512 x 2048: 8.1 vs 8.9 ms). The
+  on AVX2 MKL is the faster (676 x 512 @ 512 x 2048: 8.1 vs 8.9 ms). With
+  them, layers with a ``pack_weights`` method pack their own products:
+  :class:`mmrefseg.models.layers.VLMultiheadAttention`'s input projections
+  (self-attention's query and key as one product) and
+  :class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`'s 16 products
+  (CRIS's projector: 70.6 -> 49.6 ms with its pixel-major layout). Not
+  :class:`mmrefseg.models.layers.WinogradConv2d`'s: oneDNN's products
+  round about twice as far from float64 as MKL's, which the output
+  transform amplifies (1.7e-5 instead of 7.3e-6 relative to a float64
+  convolution, 512 channels), for 4 ms on CRIS-R50. The
   packed copies double the memory of those weights. fp32 CPU weights only.
   A packed module is not compiled: a graph holds the packed (opaque)
   weights only as inductor's frozen constants, which dynamo installs only
@@ -58,9 +67,12 @@
   ``torch.compile``'s options. Exact up to float rounding.
 * ``fused_attention``: the CRIS decoder's attention through
   ``F.scaled_dot_product_attention`` instead of the reference's op order
-  (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Off by
-  default: its online softmax rounds differently (CRIS-R50 logits move by
-  ~2e-4 at |logits| ~35-75, no mask pixel changes).
+  (:class:`mmrefseg.models.layers.VLMultiheadAttention` ``fused``). Its
+  online softmax rounds differently (CRIS-R50 logits alone move by ~2e-4
+  at |logits| ~35-75), which is lost in the other transforms' rounding:
+  with them the logits' distance to float64 stays 1.0e-5 and the largest
+  probability difference moves from 7.0e-5 to 7.2e-5 (CRIS-R50 on 2 AMD
+  EPYC Zen 4 cores, 5 ms faster per forward).
 * ``channels_last``: convolution weights in NHWC memory order, so that the
   feature maps follow (:class:`mmrefseg.models.layers.WinogradConv2d` has
   an NHWC path), and unless compiled the convolutions on weights packed
@@ -128,7 +140,7 @@ DEFAULT_INFERENCE_CFG = dict(
     winograd_conv=True,
     winograd_cfg=dict(tile=4, min_channels=128),
     packed_linear=True,
-    fused_attention=False,
+    fused_attention=True,
     channels_last=None,
     compile=False,
     compile_cfg=dict(backend='inductor', dynamic=False, freezing=True),
@@ -325,7 +337,8 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
     """Replaces, in ``module``, every ``nn.Linear`` by
     :class:`PackedLinear` and every ``nn.MultiheadAttention`` that
     :class:`PackedSelfAttention` supports by that, in place, where the
-    weights are fp32 on the CPU.
+    weights are fp32 on the CPU; layers with a ``pack_weights`` method
+    (:class:`BilinearUpsampleConv3x3`'s products) pack their own.
 
     Meant for layers applied to few rows (text encoders), and on CPUs with
     AVX-512 for any (:func:`cpu_has_avx512`); elsewhere MKL's
@@ -338,7 +351,8 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
             Defaults to 32.
 
     Returns:
-        int: The number of layers replaced (an attention counts once).
+        int: The number of layers replaced or packed (an attention counts
+        once).
     """
 
     def replacement(parent: nn.Module, child: nn.Module):
@@ -351,7 +365,11 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
             return PackedLinear(child, rows)
         return None
 
-    return _replace_children(module, replacement)
+    count = _replace_children(module, replacement)
+    for layer in module.modules():
+        if callable(getattr(layer, 'pack_weights', None)):
+            count += bool(layer.pack_weights(rows))
+    return count
 
 
 def use_packed_convs(model: nn.Module) -> int:
@@ -445,7 +463,7 @@ def optimize_for_inference(model: nn.Module,
                            winograd_conv: bool = True,
                            winograd_cfg: Optional[dict] = None,
                            packed_linear: bool = True,
-                           fused_attention: bool = False,
+                           fused_attention: bool = True,
                            channels_last: Optional[bool] = None,
                            compile: bool = False,
                            compile_cfg: Optional[dict] = None,
@@ -477,11 +495,12 @@ def optimize_for_inference(model: nn.Module,
             :func:`use_winograd_convs`. Defaults to
             ``DEFAULT_INFERENCE_CFG['winograd_cfg']``.
         packed_linear (bool): oneDNN-packed weights in the text encoder's
-            linear layers, and with AVX-512 in all others unless compiled
+            linear layers, and with AVX-512 in all others (and the products
+            of layers with a ``pack_weights`` method) unless compiled
             (:func:`use_packed_linears`; CPU fp32; a packed text encoder
             stays eager under ``compile``). Defaults to True.
         fused_attention (bool): Switch every ``VLMultiheadAttention`` to
-            ``F.scaled_dot_product_attention``. Defaults to False.
+            ``F.scaled_dot_product_attention``. Defaults to True.
         channels_last (bool, optional): NHWC convolution weights, on
             packed weights unless compiled; None: on for an uncompiled CPU
             model. Defaults to None.

@@ -183,7 +183,8 @@ def test_packed_linears_keep_the_outputs(config, many_rows, monkeypatch):
     expected = _logits(built, images, TEXTS[:2])
     model = optimize_for_inference(
         copy.deepcopy(built), **dict(
-            NO_INFERENCE_TRANSFORMS, packed_linear=True))
+            NO_INFERENCE_TRANSFORMS, packed_linear=True,
+            fold_upsample_conv=True))
     linears = [name for name, m in built.text_encoder.named_modules()
                if isinstance(m, nn.Linear)]
     attentions = [name for name, m in built.text_encoder.named_modules()
@@ -206,7 +207,26 @@ def test_packed_linears_keep_the_outputs(config, many_rows, monkeypatch):
     assert head_linears
     assert all(isinstance(m, PackedLinear) == many_rows
                for m in head_linears)
-    assert model.state_dict().keys() == built.state_dict().keys()
+    # So do the attentions' input projections and the upsample-convs'
+    # products (their own pack_weights).
+    attentions = [
+        m for m in model.decode_head.modules()
+        if isinstance(m, VLMultiheadAttention)
+    ]
+    upsample_convs = [
+        m for m in model.decode_head.modules()
+        if isinstance(m, BilinearUpsampleConv3x3)
+    ]
+    assert attentions and upsample_convs
+    assert all((m.packed_in_proj is not None) == many_rows
+               for m in attentions)
+    assert all((m.packed_kernels is not None) == many_rows
+               for m in upsample_convs)
+    # Packing changes no state dict key (folding drops the upsample-convs').
+    folded = optimize_for_inference(
+        copy.deepcopy(built),
+        **dict(NO_INFERENCE_TRANSFORMS, fold_upsample_conv=True))
+    assert model.state_dict().keys() == folded.state_dict().keys()
     torch.testing.assert_close(
         _logits(model, images, TEXTS[:2]), expected, atol=1e-4, rtol=1e-5)
 

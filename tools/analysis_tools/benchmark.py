@@ -10,7 +10,7 @@ unless ``--no-fast-avg-pool``), the algebraic folds (upsample+conv3x3,
 the neck's upsampled concatenations, mask projection into the dynamic
 kernels, attention projections into short keys / values; on unless
 ``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
-``--no-winograd``), ``--fused-attention``, ``--channels-last``,
+``--no-winograd``), ``--[no-]fused-attention``, ``--[no-]channels-last``,
 ``--compile`` (inductor with ``freezing``; ``--compile-mode
 reduce-overhead`` adds CUDA graphs), and ``--dtype`` (bf16 / fp16
 autocast). The defaults are those of :func:`mmrefseg.apis.init_model`.
@@ -88,9 +88,11 @@ def parse_args(argv=None):
                         "oneDNN-packed weights (the text encoder's, which "
                         'also keep it out of --compile; with AVX-512 all '
                         'others too)')
-    parser.add_argument('--fused-attention', action='store_true',
-                        help='CRIS decoder attention through '
-                        'scaled_dot_product_attention')
+    parser.add_argument(
+        '--fused-attention', action=argparse.BooleanOptionalAction,
+        default=None,
+        help='CRIS decoder attention through scaled_dot_product_attention '
+        '(default: as init_model, on)')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--num-threads', type=int,
@@ -259,7 +261,8 @@ def main(argv=None) -> int:
            for fold in ALGEBRAIC_FOLDS},
         winograd_conv=not args.no_winograd and not is_cuda,
         packed_linear=not args.no_packed_linear,
-        fused_attention=args.fused_attention,
+        fused_attention=DEFAULT_INFERENCE_CFG['fused_attention']
+        if args.fused_attention is None else args.fused_attention,
         channels_last=args.channels_last,
         compile=args.compile)
     compile_cfg = dict(

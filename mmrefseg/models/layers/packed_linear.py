@@ -41,13 +41,29 @@ def _pack(weight: Tensor, rows: int) -> Optional[Tensor]:
     return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), rows)
 
 
+def _runs_packed(x: Tensor, weight: Tensor,
+                 packed: Optional[Tensor]) -> bool:
+    """Whether a product of ``x`` with ``weight`` may run on its packed copy
+    ``packed``: fp32 on the CPU, no autocast, no gradient wanted."""
+    return not (packed is None or x.device.type != 'cpu'
+                or x.dtype != torch.float32
+                or torch.is_autocast_enabled('cpu')
+                or (torch.is_grad_enabled() and weight.requires_grad))
+
+
 def _linear(x: Tensor, weight: Tensor, bias: Optional[Tensor],
             packed: Optional[Tensor]) -> Tensor:
     """``F.linear(x, weight, bias)``, through ``packed`` where it applies."""
-    if (packed is None or x.device.type != 'cpu' or x.dtype != torch.float32
-            or torch.is_autocast_enabled('cpu')
-            or (torch.is_grad_enabled() and weight.requires_grad)):
+    if not _runs_packed(x, weight, packed):
         return F.linear(x, weight, bias)
+    return _packed_linear(x, packed, bias)
+
+
+def _packed_linear(x: Tensor,
+                   packed: Tensor,
+                   bias: Optional[Tensor] = None) -> Tensor:
+    """oneDNN's inner product of ``x`` (..., in) with a packed weight (where
+    :func:`_runs_packed` holds): (..., out)."""
     return torch.ops.mkldnn._linear_pointwise(x, packed, bias, 'none', [],
                                               '')
 

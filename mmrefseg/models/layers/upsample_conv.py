@@ -38,15 +38,25 @@ to a float64 evaluation than the direct fp32 convolution: the sums are
 shorter). CRIS's projector upsamples twice and convolves after each
 upsampling: 19.2 GMACs at 416 x 416 input become 3.9 (5.3 with nine
 products per pixel).
+
+Layout: the maps are kept pixel-major (B, H, W, C), so that each product is
+(pixels x C_in) @ (C_in x C_out) and the element-wise passes run along
+contiguous channel vectors; the output is channels-last for a channels-last
+input. On CRIS's projector (2 AMD EPYC Zen 4 cores) MKL runs those products
+at 163-203 GFLOP/s against 133-175 channel-major, and oneDNN on kernels
+packed once (:meth:`BilinearUpsampleConv3x3.pack_weights`, what
+``optimize_for_inference`` does on AVX-512 CPUs) at 210-226.
 """
-from typing import Callable, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .plain_conv import is_plain_conv
-from .row_aligned import row_aligned_empty
+from .packed_linear import (_pack, _packable, _packed_linear, _PacksWeights,
+                            _runs_packed)
+from .plain_conv import is_channels_last, is_plain_conv
+from .row_aligned import row_padded
 
 __all__ = ['BilinearUpsampleConv3x3']
 
@@ -54,7 +64,7 @@ __all__ = ['BilinearUpsampleConv3x3']
 _PAIR = ((1., 0.), (1., 1.), (0., 1.))
 
 
-class BilinearUpsampleConv3x3(nn.Module):
+class BilinearUpsampleConv3x3(_PacksWeights):
     """``conv(F.interpolate(x, scale_factor=2, mode='bilinear'))`` computed
     with 6.25 / 36 of the multiply-adds (see the module docstring).
 
@@ -65,6 +75,8 @@ class BilinearUpsampleConv3x3(nn.Module):
         conv (nn.Conv2d): A 3x3, stride 1, padding 1, dilation 1, ungrouped
             convolution with zero padding.
     """
+
+    _packed_names = ('packed_kernels', )
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
@@ -79,33 +91,65 @@ class BilinearUpsampleConv3x3(nn.Module):
         pair = torch.tensor(
             _PAIR, dtype=torch.float64, device=weight.device)
         ends = taps[0::2]  # (2: ty 0, 2, 3: tx, C_out, C_in)
-        kernels = dict(
-            centre_kernel=taps[1, 1],
+        kernels = torch.cat([
+            taps[1, 1][None],  # ee
             # eo (pairs along columns) then oe (pairs along rows).
-            pair_kernels=torch.cat([
-                torch.einsum('kt,toi->koi', pair, taps[1, 0::2]),
-                torch.einsum('kt,toi->koi', pair, taps[0::2, 1])
-            ]),
+            torch.einsum('kt,toi->koi', pair, taps[1, 0::2]),
+            torch.einsum('kt,toi->koi', pair, taps[0::2, 1]),
             # oo: F(2, 2) along rows (a) and columns (b).
-            corner_kernels=torch.einsum('ar,bc,rcoi->aboi', pair, pair,
-                                        ends[:, 0::2]).flatten(0, 1),
-            # The border lines' 3 taps: first / last kernel row, then
-            # first / last kernel column.
-            border_kernels=torch.stack([
-                taps[0], taps[2], taps[:, 0], taps[:, 2]]))
-        for name, kernel in kernels.items():
-            self.register_buffer(
-                name, kernel.float().contiguous(), persistent=False)
+            torch.einsum('ar,bc,rcoi->aboi', pair, pair,
+                         ends[:, 0::2]).flatten(0, 1)
+        ])
+        # (16, C_in, C_out): the right operands of the pixel-major products.
+        self.register_buffer(
+            'kernels',
+            row_padded(kernels.transpose(1, 2).float()),
+            persistent=False)
+        # The border lines' 3 taps: first / last kernel row, then first /
+        # last kernel column.
+        self.register_buffer(
+            'border_kernels',
+            torch.stack([taps[0], taps[2], taps[:, 0],
+                         taps[:, 2]]).float().contiguous(),
+            persistent=False)
         bias = None if conv.bias is None else conv.bias.detach().clone()
         self.register_buffer('bias', bias, persistent=False)
+        self.packed_rows: Optional[int] = None
+        self.packed_kernels: Optional[List[Tensor]] = None
 
     @staticmethod
     def supports(conv: nn.Module) -> bool:
         """Whether ``conv`` is a convolution this layer can replace."""
         return is_plain_conv(conv, 3)
 
+    def pack_weights(self, rows: int = 256) -> bool:
+        """Runs the products on kernels packed once for oneDNN's inner
+        product (fp32 CPU kernels; see :mod:`.packed_linear`), which beats
+        MKL's sgemm where the CPU has AVX-512; it doubles the kernels'
+        memory. A snapshot, like the layer itself.
+
+        Args:
+            rows (int): Expected pixels per product, a hint for the packed
+                layout. Defaults to 256.
+
+        Returns:
+            bool: Whether the layer packed its kernels.
+        """
+        self.packed_rows = rows
+        self._pack_weights()
+        return self.packed_kernels is not None
+
+    def _pack_weights(self) -> None:
+        self.packed_kernels = None
+        if self.packed_rows is not None and _packable(self.kernels):
+            self.packed_kernels = [
+                _pack(kernel.t().contiguous(), self.packed_rows)
+                for kernel in self.kernels
+            ]
+
     def forward(self, x: Tensor) -> Tensor:
-        """(B, C_in, h, w) -> (B, C_out, 2h, 2w)."""
+        """(B, C_in, h, w) -> (B, C_out, 2h, 2w), channels-last if ``x``
+        is."""
         if x.device.type == 'cpu' and torch.compiler.is_compiling():
             # Inductor's CPU loops for the strided phase writes are slower
             # than these hand-ordered passes (CRIS's projector: 133 vs
@@ -121,48 +165,56 @@ class BilinearUpsampleConv3x3(nn.Module):
         padded = F.pad(x, (1, 1, 1, 1), mode='replicate')
         if height % 2 or width % 2:
             padded = F.pad(padded, (0, width % 2, 0, height % 2))
-        padded = padded.transpose(0, 1).contiguous()  # (C_in, B, rows, cols)
-        centre, pairs, corners = self._products(padded)
-        maps = _polyphase_maps(centre, pairs, corners, rows, cols)
-        out = x.new_empty(batch, self.out_channels, 2 * height, 2 * width)
-        _upsample_filter(maps, out.transpose(0, 1), height, width)
-        self._remove_border_padding(x, out)
+        padded = padded.permute(0, 2, 3, 1).contiguous()
+        products = self._products(self._transformed_inputs(padded))
+        maps = _polyphase_maps(products, batch, rows, cols)
+        out = x.new_empty(batch, 2 * height, 2 * width, self.out_channels)
+        _upsample_filter(maps, out, height, width)
         if self.bias is not None:
-            out += self.bias.to(x.dtype)[:, None, None]
-        return out
+            out += self.bias.to(x.dtype)
+        out = out.permute(0, 3, 1, 2)
+        self._remove_border_padding(x, out)
+        # The input's memory format, as a convolution keeps it.
+        return out if is_channels_last(x) else out.contiguous()
 
-    def _products(self, padded: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """The three batched products on the F(2, 2)-transformed inputs.
+    @staticmethod
+    def _transformed_inputs(padded: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """F(2, 2) input transforms of the padded (B, rows, cols, C_in)
+        grid: the (1, N, C_in) centre inputs (the grid itself), the
+        (6, N / 2, C_in) pair inputs (3 along columns, 3 along rows) and the
+        (9, N / 4, C_in) corner inputs, N = B * rows * cols."""
+        batch, rows, cols, channels = padded.shape
+        pairs = padded.new_empty(6, padded.numel() // (2 * channels),
+                                 channels)
+        along_cols = pairs[:3].view(3, batch, rows, cols // 2, channels)
+        _pair_transform(padded, along_cols, dim=-2)
+        _pair_transform(
+            padded, pairs[3:].view(3, batch, rows // 2, cols, channels),
+            dim=-3)
+        corners = padded.new_empty(9, pairs.shape[1] // 2, channels)
+        _pair_transform(
+            along_cols,
+            corners.view(3, 3, batch, rows // 2, cols // 2, channels),
+            dim=-3)
+        return padded.view(1, -1, channels), pairs, corners
 
-        Returns the (C_out, N) centre map and the (6, C_out, N / 2) pair and
-        (9, C_out, N / 4) corner products, N = B * rows * cols.
-        """
-        channels = padded.shape[0]
-        pixels = padded[0].numel()
-        dtype = padded.dtype
-        # Pairs along columns (3 for eo) then rows (3 for oe).
-        pair_inputs = padded.new_empty(6, channels, pixels // 2)
-        along_cols = pair_inputs[:3].view(3, *padded.shape[:-1], -1)
-        _pair_transform(padded, along_cols, dim=-1)
-        _pair_transform(
-            padded, pair_inputs[3:].view(3, channels, padded.shape[1], -1,
-                                         padded.shape[-1]), dim=-2)
-        corner_inputs = padded.new_empty(3, 3, channels, pixels // 4)
-        _pair_transform(
-            along_cols, corner_inputs.view(3, 3, *along_cols.shape[1:-2], -1,
-                                           along_cols.shape[-1]), dim=-2)
-        centre = torch.mm(
-            self.centre_kernel.to(dtype), padded.view(channels, -1),
-            out=row_aligned_empty(self.out_channels, pixels, like=padded))
-        pairs = torch.bmm(
-            self.pair_kernels.to(dtype), pair_inputs,
-            out=row_aligned_empty(6, self.out_channels, pixels // 2,
-                                  like=padded))
-        corners = torch.bmm(
-            self.corner_kernels.to(dtype), corner_inputs.view(9, channels, -1),
-            out=row_aligned_empty(9, self.out_channels, pixels // 4,
-                                  like=padded))
-        return centre, pairs, corners
+    def _products(self, inputs: Sequence[Tensor]) -> List[Tensor]:
+        """The 16 products of the (P, n, C_in) input groups with the
+        kernels, in order: each (n, C_out). Through the packed kernels
+        where they apply, else one batched product per group."""
+        products, start = [], 0
+        for group in inputs:
+            kernels = self.kernels[start:start + len(group)]
+            if _runs_packed(group, self.kernels, self.packed_kernels):
+                products += [
+                    _packed_linear(x, packed)
+                    for x, packed in zip(group, self.packed_kernels[start:])
+                ]
+            else:
+                products += torch.bmm(group,
+                                      kernels.to(group.dtype)).unbind(0)
+            start += len(group)
+        return products
 
     def _remove_border_padding(self, x: Tensor, out: Tensor) -> None:
         """Subtracts, on the output's border lines, what the clamped ring
@@ -237,39 +289,47 @@ def _pair_output(products: Tensor, out: Tensor, dim: int) -> None:
         _into(samples, torch.add, products[parity], products[parity + 1])
 
 
-def _polyphase_maps(centre: Tensor, pairs: Tensor, corners: Tensor,
-                    rows: int, cols: int) -> tuple:
-    """The four (C_out, B, rows, cols) maps P_ee, P_eo, P_oe, P_oo from the
-    products (F(2, 2) output transforms along columns, rows, or both)."""
-    channels = centre.shape[0]
-    map_ee = centre.view(channels, -1, rows, cols)
-    map_eo, map_oe, map_oo = (centre.new_empty(map_ee.shape) for _ in range(3))
-    _pair_output(pairs[:3].view(3, channels, -1, rows, cols // 2), map_eo, -1)
-    _pair_output(pairs[3:].view(3, channels, -1, rows // 2, cols), map_oe, -2)
+def _polyphase_maps(products: Sequence[Tensor], batch: int, rows: int,
+                    cols: int) -> tuple:
+    """The four (B, rows, cols, C_out) maps P_ee, P_eo, P_oe, P_oo from the
+    16 products (centre, 6 pairs, 9 corners; F(2, 2) output transforms
+    along columns, rows, or both)."""
+    centre, pairs, corners = products[0], products[1:7], products[7:]
+    channels = centre.shape[-1]
+    map_ee = centre.view(batch, rows, cols, channels)
+    map_eo, map_oe, map_oo = (torch.empty_like(map_ee) for _ in range(3))
+    _pair_output([p.view(batch, rows, cols // 2, channels)
+                  for p in pairs[:3]], map_eo, -2)
+    _pair_output([p.view(batch, rows // 2, cols, channels)
+                  for p in pairs[3:]], map_oe, -3)
     # Both ways: the row outputs of each column product, then columns.
-    corners = corners.view(3, 3, channels, -1, rows // 2, cols // 2)
-    row_outputs = corners.new_empty(corners.shape[1:-2] + (rows, cols // 2))
-    _pair_output(corners, row_outputs, -2)
-    _pair_output(row_outputs, map_oo, -1)
+    row_outputs = centre.new_empty(3, batch, rows, cols // 2, channels)
+    for col_tap in range(3):
+        _pair_output([
+            corners[3 * row_tap + col_tap].view(batch, rows // 2, cols // 2,
+                                                channels)
+            for row_tap in range(3)
+        ], row_outputs[col_tap], -3)
+    _pair_output(row_outputs, map_oo, -2)
     return map_ee, map_eo, map_oe, map_oo
 
 
 def _upsample_filter(maps: tuple, out: Tensor, height: int,
                      width: int) -> None:
-    """Writes ``u * P`` into ``out`` (C_out, B, 2h, 2w): columns of each
-    row phase, then rows of each column phase."""
+    """Writes ``u * P`` into ``out`` (B, 2h, 2w, C_out): columns of each
+    row phase, then rows of each column phase, straight into the output's
+    phases (strided views of whole channel vectors)."""
     map_ee, map_eo, map_oe, map_oo = maps
-    cols = map_ee.new_empty(2, 2, *map_ee.shape[:-1], width)
-    _upsample_filter_1d(map_ee, map_eo, cols[0, 0], cols[0, 1], width, -1)
-    _upsample_filter_1d(map_oe, map_oo, cols[1, 0], cols[1, 1], width, -1)
-    # Summed in contiguous rows, then one strided copy per output phase.
-    phase = map_ee.new_empty(2, *cols.shape[2:-2], height, width)
-    phases = out.unflatten(-1, (width, 2)).unflatten(-3, (height, 2))
+    cols = map_ee.new_empty(2, 2, *map_ee.shape[:2], width,
+                            map_ee.shape[-1])
+    _upsample_filter_1d(map_ee, map_eo, cols[0, 0], cols[0, 1], width, -2)
+    _upsample_filter_1d(map_oe, map_oo, cols[1, 0], cols[1, 1], width, -2)
+    # (B, h, row parity, w, column parity, C_out)
+    phases = out.unflatten(-2, (width, 2)).unflatten(-4, (height, 2))
     for col_parity in (0, 1):
         _upsample_filter_1d(cols[0, col_parity], cols[1, col_parity],
-                            phase[0], phase[1], height, -2)
-        for row_parity in (0, 1):
-            phases[..., row_parity, :, col_parity].copy_(phase[row_parity])
+                            phases[:, :, 0, :, col_parity],
+                            phases[:, :, 1, :, col_parity], height, -3)
 
 
 def _upsample_filter_1d(centre: Tensor, pairs: Tensor, even: Tensor,

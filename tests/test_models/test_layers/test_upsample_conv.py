@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -59,3 +62,49 @@ def test_weights_are_a_snapshot_and_extra_convs_are_refused():
         assert not BilinearUpsampleConv3x3.supports(bad)
         with pytest.raises(ValueError, match='3x3'):
             BilinearUpsampleConv3x3(bad)
+
+
+def test_output_keeps_the_input_memory_format():
+    torch.manual_seed(0)
+    layer = BilinearUpsampleConv3x3(nn.Conv2d(6, 5, 3, padding=1))
+    x = torch.randn(2, 6, 5, 4)
+    with torch.no_grad():
+        out = layer(x)
+        out_nhwc = layer(x.contiguous(memory_format=torch.channels_last))
+    assert out.is_contiguous()
+    assert out_nhwc.is_contiguous(memory_format=torch.channels_last)
+    # One pixel-major computation either way.
+    assert torch.equal(out_nhwc, out)
+
+
+@pytest.mark.parametrize('clone', [copy.deepcopy,
+                                   lambda m: pickle.loads(pickle.dumps(m))])
+def test_packed_products_keep_the_outputs(clone):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(16, 8, 3, padding=1)
+    layer = BilinearUpsampleConv3x3(conv)
+    x = torch.randn(2, 16, 6, 7).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected = _direct(conv, x)
+        assert layer.pack_weights()
+        assert len(layer.packed_kernels) == 16
+        out = layer(x)
+        copied = clone(layer)
+        copied_out = copied(x)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert copied.packed_kernels is not None
+    assert copied.packed_kernels[0] is not layer.packed_kernels[0]
+    assert torch.equal(copied_out, out)
+
+
+def test_packed_layer_falls_back_off_the_fp32_path():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 4, 3, padding=1)
+    layer = BilinearUpsampleConv3x3(conv)
+    layer.pack_weights()
+    x = torch.randn(1, 8, 4, 4)
+    with torch.no_grad():
+        # float64: the plain kernels, which become float64 with the layer.
+        out = layer.double()(x.double())
+        expected = _direct(conv.double(), x.double())
+    torch.testing.assert_close(out, expected)

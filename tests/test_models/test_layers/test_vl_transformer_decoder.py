@@ -1,7 +1,11 @@
+import copy
+import pickle
+
 import pytest
 import torch
 import torch.nn as nn
 
+from mmrefseg.models.layers import packed_linear
 from mmrefseg.models.layers import (VLMultiheadAttention,
                                     VLTransformerDecoder,
                                     VLTransformerDecoderLayer)
@@ -220,3 +224,45 @@ def test_query_blocks_give_the_same_attention(monkeypatch, with_mask):
     out.sum().backward()
     assert calls == [11]
     assert attn.in_proj_weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('clone', [copy.deepcopy,
+                                   lambda m: pickle.loads(pickle.dumps(m))])
+def test_packed_projections_keep_the_outputs(clone, monkeypatch):
+    layer = _randomise(VLTransformerDecoderLayer(C, HEADS, FFN)).eval()
+    inputs = _inputs()
+    with torch.no_grad():
+        expected = layer(*inputs)
+    assert layer.self_attn.pack_weights()
+    assert layer.multihead_attn.pack_weights()
+    widths = []
+    packed_linear_op = packed_linear._packed_linear
+
+    def recording(x, packed, bias=None):
+        out = packed_linear_op(x, packed, bias)
+        widths.append(out.shape[-1])
+        return out
+
+    monkeypatch.setattr(packed_linear, '_packed_linear', recording)
+    with torch.no_grad():
+        out = layer(*inputs)
+        copied = clone(layer)
+        copied_out = copied(*inputs)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    # Self-attention: query and key in one product, then the values; the
+    # cross-attention's values.
+    assert widths[:3] == [2 * C, C, C]
+    assert copied.self_attn.packed_in_proj is not None
+    assert torch.equal(copied_out, out)
+
+
+def test_packed_projections_fall_back_for_gradients():
+    attn = _randomise(VLMultiheadAttention(C, HEADS)).eval()
+    x = torch.randn(2, 7, C)
+    with torch.no_grad():
+        expected = attn(x, x, x)
+    attn.pack_weights()
+    out = attn(x, x, x)
+    out.sum().backward()
+    assert attn.in_proj_weight.grad is not None
+    torch.testing.assert_close(out.detach(), expected)
