@@ -375,9 +375,9 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
 def use_packed_convs(model: nn.Module) -> int:
     """Replaces every CPU fp32 ``nn.Conv2d`` that :class:`PackedConv2d`
     supports by that, in place: oneDNN on weights packed once per input
-    shape, for channels-last inputs (the convolution kept inside a
-    :class:`WinogradConv2d` for half precision stays). The new layers
-    snapshot the weights.
+    shape, for channels-last inputs (those kept inside a
+    :class:`WinogradConv2d` too, for the small maps it leaves to them). The
+    new layers snapshot the weights.
 
     Args:
         model (nn.Module): The model.
@@ -387,10 +387,7 @@ def use_packed_convs(model: nn.Module) -> int:
     """
 
     def replacement(parent: nn.Module, child: nn.Module):
-        if not isinstance(parent, WinogradConv2d) and \
-                PackedConv2d.supports(child):
-            return PackedConv2d(child)
-        return None
+        return PackedConv2d(child) if PackedConv2d.supports(child) else None
 
     return _replace_children(model, replacement)
 

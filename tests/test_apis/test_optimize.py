@@ -153,7 +153,9 @@ def test_winograd_replaces_wide_3x3_convolutions():
     assert type(model[0].conv) is nn.Conv2d
 
 
-def test_winograd_keeps_the_outputs(tiny_model):
+def test_winograd_keeps_the_outputs(tiny_model, monkeypatch):
+    # Winograd on the tiny model's small maps too.
+    monkeypatch.setattr(WinogradConv2d, 'direct_below_pixels', 0)
     images = torch.randn(2, 3, 64, 80)
     expected = _logits(tiny_model, images, TEXTS[:2])
     model = optimize_for_inference(
@@ -510,11 +512,12 @@ def test_channels_last_choice(tiny_model, monkeypatch, requested, compiled,
         for buffer in m.buffers() if buffer is not None)
 
 
-def test_channels_last_model_keeps_the_outputs(tiny_model):
+def test_channels_last_model_keeps_the_outputs(tiny_model, monkeypatch):
     images = torch.randn(2, 3, 64, 96)
     expected = _logits(tiny_model, images, TEXTS[:2])
-    # Winograd on the tiny model's narrow convolutions too, so that its
-    # NHWC path runs inside the model.
+    # Winograd on the tiny model's narrow convolutions and small maps too,
+    # so that its NHWC path runs inside the model.
+    monkeypatch.setattr(WinogradConv2d, 'direct_below_pixels', 0)
     model = optimize_for_inference(
         copy.deepcopy(tiny_model), channels_last=True,
         winograd_cfg=dict(min_channels=1))

@@ -5,6 +5,13 @@ from torch import nn
 from mmrefseg.models.layers import WinogradConv2d
 
 
+def _winograd(conv, tile=4):
+    """A layer that computes every map size by Winograd, however small."""
+    layer = WinogradConv2d(conv, tile)
+    layer.direct_below_pixels = 0
+    return layer
+
+
 @pytest.mark.parametrize('path', ['channel_major', 'tiles_major', 'nhwc'])
 @pytest.mark.parametrize('tile', [2, 4])
 @pytest.mark.parametrize('batch,in_channels,out_channels,height,width,bias', [
@@ -17,7 +24,7 @@ def test_equals_the_direct_convolution(path, tile, batch, in_channels,
                                        out_channels, height, width, bias):
     torch.manual_seed(0)
     conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias)
-    layer = WinogradConv2d(conv, tile)
+    layer = _winograd(conv, tile)
     # both memory orders of the per-position products on NCHW inputs
     layer.tiles_major_below = 0 if path == 'channel_major' else 10**9
     x = torch.randn(batch, in_channels, height, width)
@@ -45,7 +52,7 @@ def test_traced_transforms_equal_the_direct_convolution(
     would get)."""
     torch.manual_seed(0)
     conv = nn.Conv2d(5, 6, 3, padding=1, bias=bias)
-    layer = WinogradConv2d(conv, tile)
+    layer = _winograd(conv, tile)
     layer.traced_transforms_from = 1
     # Fails if the traced path is not taken: the matrix transforms are
     # buffers this graph never reads.
@@ -70,7 +77,7 @@ def test_rounding_of_both_tiles():
     with torch.no_grad():
         exact = conv.double()(x.double())
         errors = {
-            tile: (WinogradConv2d(conv, tile)(x).double() - exact).abs().max()
+            tile: (_winograd(conv, tile)(x).double() - exact).abs().max()
             for tile in (2, 4)
         }
     scale = exact.abs().max()
@@ -81,7 +88,7 @@ def test_rounding_of_both_tiles():
 def test_half_precision_falls_back_to_the_direct_convolution():
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 8, 3, padding=1)
-    layer = WinogradConv2d(conv)
+    layer = _winograd(conv)
     x = torch.randn(1, 8, 9, 9)
     calls = []
     conv.register_forward_hook(lambda *args: calls.append(1))
@@ -91,6 +98,22 @@ def test_half_precision_falls_back_to_the_direct_convolution():
         with torch.autocast('cpu', dtype=torch.bfloat16):
             out = layer(x)
     assert calls == [1] and out.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize('batch,size,direct', [(1, 13, True), (1, 26, False),
+                                               (4, 13, False)])
+def test_small_maps_take_the_direct_convolution(batch, size, direct):
+    """Below ``direct_below_pixels`` output pixels per call (13 x 13 maps at
+    batch 1) the convolution runs directly."""
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    layer = WinogradConv2d(conv)
+    calls = []
+    conv.register_forward_hook(lambda *args: calls.append(1))
+    x = torch.randn(batch, 8, size, size)
+    with torch.no_grad():
+        out = layer(x)
+    assert calls == ([1] if direct else [])
+    torch.testing.assert_close(out, conv(x), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize('conv', [
