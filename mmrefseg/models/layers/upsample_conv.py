@@ -105,12 +105,12 @@ class BilinearUpsampleConv3x3(_PacksWeights):
             'kernels',
             row_padded(kernels.transpose(1, 2).float()),
             persistent=False)
-        # The border lines' 3 taps: first / last kernel row, then first /
-        # last kernel column.
+        # (4, 3 * C_out, C_in): the border lines' 3 taps, first / last
+        # kernel row, then first / last kernel column.
         self.register_buffer(
             'border_kernels',
             torch.stack([taps[0], taps[2], taps[:, 0],
-                         taps[:, 2]]).float().contiguous(),
+                         taps[:, 2]]).flatten(1, 2).float().contiguous(),
             persistent=False)
         bias = None if conv.bias is None else conv.bias.detach().clone()
         self.register_buffer('bias', bias, persistent=False)
@@ -142,10 +142,12 @@ class BilinearUpsampleConv3x3(_PacksWeights):
     def _pack_weights(self) -> None:
         self.packed_kernels = None
         if self.packed_rows is not None and _packable(self.kernels):
+            # The 16 products' kernels, then the 4 border kernels.
             self.packed_kernels = [
                 _pack(kernel.t().contiguous(), self.packed_rows)
                 for kernel in self.kernels
-            ]
+            ] + [_pack(kernel, self.packed_rows)
+                 for kernel in self.border_kernels]
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, h, w) -> (B, C_out, 2h, 2w), channels-last if ``x``
@@ -222,29 +224,37 @@ class BilinearUpsampleConv3x3(_PacksWeights):
         sides = (
             (x[:, :, 0], x[:, :, -1], out[:, :, 0], out[:, :, -1]),
             (x[..., 0], x[..., -1], out[..., 0], out[..., -1]))
-        for index, (first, last, first_out, last_out) in enumerate(sides):
-            size = first.shape[-1]
-            # (2, C_in, B * (n + 2)): both lines, replicate-padded.
-            lines = F.pad(torch.cat([first, last]), (1, 1), mode='replicate')
-            lines = lines.view(2, -1, *lines.shape[1:]).transpose(1, 2)
-            kernels = self.border_kernels[2 * index:2 * index + 2]
-            taps = torch.bmm(
-                kernels.flatten(1, 2).to(x.dtype), lines.flatten(2))
-            # (2 lines, 3 taps, B, C_out, n + 2)
-            taps = taps.view(2, 3, kernels.shape[2], -1,
-                             size + 2).transpose(2, 3)
-            pairs = taps[:, 0, ..., :size + 1] + taps[:, 2, ..., 1:]
-            ring = x.new_empty(*pairs.shape[:-1], size, 2)
-            _upsample_filter_1d(taps[:, 1], pairs, ring[..., 0],
-                                ring[..., 1], size, -1)
-            ring = ring.flatten(-2)
-            if index == 1:
-                # Columns: the ring's corners belong to the rows above, and
-                # past the first / last row the column reads zeros too.
-                ring[..., 0] -= taps[:, 0, ..., 1]
-                ring[..., -1] -= taps[:, 2, ..., size]
-            first_out -= ring[0]
-            last_out -= ring[1]
+        for index, side in enumerate(sides):
+            for line in range(2):
+                x_line, out_line = side[line], side[2 + line]
+                batch, _, size = x_line.shape
+                # (B * (n + 2), C_in): the line, replicate-padded.
+                padded = F.pad(x_line, (1, 1), mode='replicate')
+                padded = padded.transpose(1, 2).reshape(-1, self.in_channels)
+                # (3 taps, B, C_out, n + 2)
+                taps = self._border_taps(padded, 2 * index + line).view(
+                    batch, size + 2, 3, -1).permute(2, 0, 3, 1)
+                pairs = taps[0, ..., :size + 1] + taps[2, ..., 1:]
+                ring = x.new_empty(*pairs.shape[:-1], size, 2)
+                _upsample_filter_1d(taps[1], pairs, ring[..., 0],
+                                    ring[..., 1], size, -1)
+                ring = ring.flatten(-2)
+                if index == 1:
+                    # Columns: the ring's corners belong to the rows above,
+                    # and past the first / last row the column reads zeros
+                    # too.
+                    ring[..., 0] -= taps[0, ..., 1]
+                    ring[..., -1] -= taps[2, ..., size]
+                out_line -= ring
+
+    def _border_taps(self, lines: Tensor, index: int) -> Tensor:
+        """(N, C_in) line pixels -> their (N, 3 * C_out) products with the
+        3 taps of border kernel ``index``."""
+        if _runs_packed(lines, self.border_kernels, self.packed_kernels):
+            return _packed_linear(lines,
+                                  self.packed_kernels[len(self.kernels) +
+                                                      index])
+        return F.linear(lines, self.border_kernels[index].to(lines.dtype))
 
     def extra_repr(self) -> str:
         return f'{self.in_channels}, {self.out_channels}'
