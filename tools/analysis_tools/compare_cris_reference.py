@@ -25,9 +25,12 @@ Both models are built in ONE process with the same (random) weights:
    ``winograd`` ``fold`` + wide 3x3 convolutions by Winograd F(4x4, 3x3)
                (``WinogradConv2d``);
    ``packed``  ``winograd`` + linear layers on oneDNN-packed weights
-               (``PackedLinear``; the text encoder's, on AVX-512 CPUs all);
+               (``PackedLinear``; the text encoder's, on AVX-512 CPUs all,
+               with the attentions' projections and the upsample-convs'
+               products);
    ``channels_last`` ``packed`` + NHWC convolution weights and input;
-   ``default`` what ``init_model`` applies by default (``channels_last``);
+   ``default`` what ``init_model`` applies by default (``channels_last``
+               and ``sdpa``);
    ``compile`` ``packed`` + ``torch.compile`` (inductor, ``freezing``; the
                packed text encoder stays eager);
    ``sdpa``    ``packed`` + the decoder's attention through
