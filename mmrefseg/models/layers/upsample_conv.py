@@ -57,6 +57,7 @@ from .packed_linear import (_pack, _packable, _packed_linear, _PacksWeights,
                             _runs_packed)
 from .plain_conv import is_channels_last, is_plain_conv
 from .row_aligned import row_padded
+from .scratch import scratch
 
 __all__ = ['BilinearUpsampleConv3x3']
 
@@ -164,10 +165,7 @@ class BilinearUpsampleConv3x3(_PacksWeights):
         # The polyphase maps live on the replicate-padded grid, rounded up
         # to whole F(2, 2) pairs (the extra sample is never read back).
         rows, cols = height + 2 + height % 2, width + 2 + width % 2
-        padded = F.pad(x, (1, 1, 1, 1), mode='replicate')
-        if height % 2 or width % 2:
-            padded = F.pad(padded, (0, width % 2, 0, height % 2))
-        padded = padded.permute(0, 2, 3, 1).contiguous()
+        padded = _replicate_padded(x, rows, cols)
         products = self._products(self._transformed_inputs(padded))
         maps = _polyphase_maps(products, batch, rows, cols)
         out = x.new_empty(batch, 2 * height, 2 * width, self.out_channels)
@@ -186,14 +184,16 @@ class BilinearUpsampleConv3x3(_PacksWeights):
         (6, N / 2, C_in) pair inputs (3 along columns, 3 along rows) and the
         (9, N / 4, C_in) corner inputs, N = B * rows * cols."""
         batch, rows, cols, channels = padded.shape
-        pairs = padded.new_empty(6, padded.numel() // (2 * channels),
-                                 channels)
+        pairs = scratch('upsample_conv_pairs',
+                        (6, padded.numel() // (2 * channels), channels),
+                        like=padded)
         along_cols = pairs[:3].view(3, batch, rows, cols // 2, channels)
         _pair_transform(padded, along_cols, dim=-2)
         _pair_transform(
             padded, pairs[3:].view(3, batch, rows // 2, cols, channels),
             dim=-3)
-        corners = padded.new_empty(9, pairs.shape[1] // 2, channels)
+        corners = scratch('upsample_conv_corners',
+                          (9, pairs.shape[1] // 2, channels), like=padded)
         _pair_transform(
             along_cols,
             corners.view(3, 3, batch, rows // 2, cols // 2, channels),
@@ -260,6 +260,24 @@ class BilinearUpsampleConv3x3(_PacksWeights):
         return f'{self.in_channels}, {self.out_channels}'
 
 
+def _replicate_padded(x: Tensor, rows: int, cols: int) -> Tensor:
+    """(B, C, h, w) -> (B, rows, cols, C) pixel-major, in scratch memory:
+    ``x`` replicate-padded by one pixel on each side (the bilinear clamp),
+    then zero-padded to even ``rows`` and ``cols``."""
+    batch, channels, height, width = x.shape
+    padded = scratch('upsample_conv_padded', (batch, rows, cols, channels),
+                     like=x)
+    inner = padded[:, 1:height + 1, 1:width + 1]
+    inner.copy_(x.permute(0, 2, 3, 1))
+    padded[:, 0, 1:width + 1] = inner[:, 0]
+    padded[:, height + 1, 1:width + 1] = inner[:, -1]
+    padded[:, :height + 2, 0] = padded[:, :height + 2, 1]
+    padded[:, :height + 2, width + 1] = padded[:, :height + 2, width]
+    padded[:, height + 2:] = 0
+    padded[:, :, width + 2:] = 0
+    return padded
+
+
 @torch.compiler.disable
 def _eager_forward(layer: BilinearUpsampleConv3x3, x: Tensor) -> Tensor:
     return layer._forward(x)
@@ -307,13 +325,15 @@ def _polyphase_maps(products: Sequence[Tensor], batch: int, rows: int,
     centre, pairs, corners = products[0], products[1:7], products[7:]
     channels = centre.shape[-1]
     map_ee = centre.view(batch, rows, cols, channels)
-    map_eo, map_oe, map_oo = (torch.empty_like(map_ee) for _ in range(3))
+    map_eo, map_oe, map_oo = scratch('upsample_conv_maps',
+                                     (3, *map_ee.shape), like=map_ee)
     _pair_output([p.view(batch, rows, cols // 2, channels)
                   for p in pairs[:3]], map_eo, -2)
     _pair_output([p.view(batch, rows // 2, cols, channels)
                   for p in pairs[3:]], map_oe, -3)
     # Both ways: the row outputs of each column product, then columns.
-    row_outputs = centre.new_empty(3, batch, rows, cols // 2, channels)
+    row_outputs = scratch('upsample_conv_row_outputs',
+                          (3, batch, rows, cols // 2, channels), like=centre)
     for col_tap in range(3):
         _pair_output([
             corners[3 * row_tap + col_tap].view(batch, rows // 2, cols // 2,
@@ -330,8 +350,9 @@ def _upsample_filter(maps: tuple, out: Tensor, height: int,
     row phase, then rows of each column phase, straight into the output's
     phases (strided views of whole channel vectors)."""
     map_ee, map_eo, map_oe, map_oo = maps
-    cols = map_ee.new_empty(2, 2, *map_ee.shape[:2], width,
-                            map_ee.shape[-1])
+    cols = scratch('upsample_conv_filtered_columns',
+                   (2, 2, *map_ee.shape[:2], width, map_ee.shape[-1]),
+                   like=map_ee)
     _upsample_filter_1d(map_ee, map_eo, cols[0, 0], cols[0, 1], width, -2)
     _upsample_filter_1d(map_oe, map_oo, cols[1, 0], cols[1, 1], width, -2)
     # (B, h, row parity, w, column parity, C_out)

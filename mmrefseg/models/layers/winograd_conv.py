@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from .plain_conv import is_channels_last, is_plain_conv
 from .row_aligned import row_padded
+from .scratch import scratch
 
 __all__ = ['WinogradConv2d']
 
@@ -140,14 +141,27 @@ class WinogradConv2d(nn.Module):
         batch, _, height, width = x.shape
         if x.dtype != torch.float32 or torch.is_autocast_enabled(
                 x.device.type
-        ) or batch * height * width < self.direct_below_pixels:
+        ) or batch * height * width < self.direct_below_pixels or (
+                    torch.is_grad_enabled() and
+                (x.requires_grad or self.conv.weight.requires_grad)):
+            # Gradients wanted: the convolution, whose weight they reach
+            # (the transformed kernel is a snapshot).
             return self.conv(x)
         tile = self.tile
         rows, cols = -(-height // tile), -(-width // tile)
         memory_format = torch.contiguous_format
         if is_channels_last(x) and not torch.compiler.is_compiling():
             memory_format = torch.channels_last
-            out = self._channels_last_tiles(x, rows, cols)
+            # (B, rows, m, cols, m, C_out) in scratch memory: the output is
+            # a new tensor, the bias added as the tiles are laid out.
+            tiles = self._channels_last_tiles(x, rows, cols)
+            out = x.new_empty(batch, tile * rows, tile * cols, tiles.shape[-1])
+            if self.conv.bias is None:
+                out.view(tiles.shape).copy_(tiles)
+            else:
+                torch.add(tiles, self.conv.bias, out=out.view(tiles.shape))
+            out = out[:, :height, :width].permute(0, 3, 1, 2)
+            return out.contiguous(memory_format=memory_format)
         else:
             # Zero padding: 1 for the convolution, plus what completes the
             # tiles.
@@ -201,26 +215,46 @@ class WinogradConv2d(nn.Module):
 
     def _channels_last_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
         """Unpadded channels-last (B, C_in, H, W) -> the output tiles
-        (B, C_out, m rows, m cols), channels-last: tiles-major products on
-        the NHWC memory, whose tile gathers and output scatter copy whole
-        channel vectors (in a channels-last model, see
-        ``optimize_for_inference``'s ``channels_last``)."""
+        (B, rows, m, cols, m, C_out), a view into scratch memory (valid
+        until this thread's next call of any WinogradConv2d):
+        tiles-major products on the NHWC memory, whose tile gathers and
+        output scatter copy whole channel vectors (in a channels-last
+        model, see ``optimize_for_inference``'s ``channels_last``). The
+        temporaries live in :func:`scratch` buffers, not fresh memory."""
         batch, channels, height, width = x.shape
         tile, size = self.tile, self.tile + 2
         out_channels = self.kernel.shape[2]
-        x = F.pad(x.permute(0, 2, 3, 1),
-                  (0, 0, 1, 1 + tile * cols - width, 1,
-                   1 + tile * rows - height))
-        tiles = x.unfold(1, size, tile).unfold(2, size, tile)
-        tiles = tiles.permute(4, 5, 0, 1, 2, 3).reshape(size * size, -1)
-        transformed = torch.mm(self.input_transform, tiles)
+        tiles_count = batch * rows * cols
+        # Zero padding: 1 for the convolution, plus what completes the
+        # tiles.
+        padded = scratch('winograd_padded',
+                         (batch, tile * rows + 2, tile * cols + 2, channels),
+                         like=x)
+        padded[:, 1:height + 1, 1:width + 1].copy_(x.permute(0, 2, 3, 1))
+        for dim, start in ((1, 0), (1, height + 1), (2, 0), (2, width + 1)):
+            padded.narrow(dim, start, padded.shape[dim] - start if start else
+                          1).zero_()
+        tiles = scratch('winograd_tiles', (size * size, tiles_count * channels),
+                        like=x)
+        tiles.view(size, size, batch, rows, cols, channels).copy_(
+            padded.unfold(1, size, tile).unfold(2, size, tile).permute(
+                4, 5, 0, 1, 2, 3))
+        transformed = torch.mm(
+            self.input_transform,
+            tiles,
+            out=scratch('winograd_transformed', tiles.shape, like=x))
         products = torch.bmm(
-            transformed.view(size * size, -1, channels), self.kernel)
-        out = torch.mm(self.output_transform, products.view(size * size, -1))
-        out = out.view(tile, tile, batch, rows, cols,
-                       out_channels).permute(2, 3, 0, 4, 1, 5).reshape(
-                           batch, tile * rows, tile * cols, out_channels)
-        return out.permute(0, 3, 1, 2)
+            transformed.view(size * size, -1, channels),
+            self.kernel,
+            out=scratch('winograd_products',
+                        (size * size, tiles_count, out_channels), like=x))
+        out = torch.mm(
+            self.output_transform,
+            products.view(size * size, -1),
+            out=scratch('winograd_output',
+                        (tile * tile, tiles_count * out_channels), like=x))
+        return out.view(tile, tile, batch, rows, cols,
+                        out_channels).permute(2, 3, 0, 4, 1, 5)
 
     def _traced_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
         """:meth:`_matrix_tiles` for inductor: both transforms as sums of

@@ -132,3 +132,31 @@ def test_rejects_other_convolutions(conv):
 def test_rejects_unknown_tiles():
     with pytest.raises(ValueError, match='tile must be one of'):
         WinogradConv2d(nn.Conv2d(4, 4, 3, padding=1), tile=6)
+
+
+@pytest.mark.parametrize('bias,size', [(False, 16), (True, 14)])
+def test_channels_last_outputs_do_not_share_scratch_memory(bias, size):
+    """The NHWC path computes in per-thread scratch buffers: its outputs,
+    with or without bias or cropping, must be new tensors that the next
+    call leaves alone."""
+    torch.manual_seed(0)
+    first = _winograd(nn.Conv2d(8, 8, 3, padding=1, bias=bias))
+    second = _winograd(nn.Conv2d(8, 8, 3, padding=1, bias=bias))
+    x = torch.randn(1, 8, size, size).contiguous(
+        memory_format=torch.channels_last)
+    with torch.inference_mode():
+        out = first(x)
+        kept = out.clone()
+        second(torch.randn_like(x))
+        first(x.neg())
+    assert torch.equal(out, kept)
+    torch.testing.assert_close(out, first.conv(x), atol=1e-5, rtol=1e-5)
+
+
+def test_inputs_that_want_gradients_take_the_direct_convolution():
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    layer = _winograd(conv)
+    x = torch.randn(1, 8, 16, 16).contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    layer(x).sum().backward()
+    assert x.grad is not None and conv.weight.grad is not None
