@@ -3,10 +3,12 @@
 A large temporary allocated afresh at every call comes from fresh pages:
 glibc serves allocations at or above its (adaptive) mmap threshold, at most
 32 MB, by ``mmap``, and the kernel then zero-fills every page on its first
-touch. CRIS-R50's Winograd layers take ~24 MB of such temporaries per
-forward (104 x 104 and 52 x 52 maps); with them in reused buffers the whole
-forward ran 22 ms faster, with 10k fewer page faults (2 AMD EPYC Zen 4
-cores, the two versions alternating in one process).
+touch. CRIS-R50 at 416 x 416 took ~25k page faults (~100 MB of fresh
+pages) per forward, most in the temporaries of its Winograd layers on 104 x
+104 and 52 x 52 maps; with those in reused buffers (46.6 MiB kept per
+thread) 9.4k, and the forward ran 502 -> 480 ms; with the projector's
+upsample-convolutions' too, none (2 AMD EPYC Zen 4 cores, the versions
+alternating in one process).
 """
 import math
 import threading
