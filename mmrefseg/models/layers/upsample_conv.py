@@ -294,7 +294,7 @@ def _into(out: Tensor, op: Callable, *args) -> None:
 
 
 def _pair_transform(x: Tensor, out: Tensor, dim: int) -> None:
-    """F(2, 2) input transform along ``dim`` (-1 or -2, of even size 2n):
+    """F(2, 2) input transform along ``dim`` (of even size 2n):
     the window (a, b, c) of pair j (samples 2j, 2j + 1, 2j + 2) gives
     ``out[0] = a - b``, ``out[1] = b``, ``out[2] = c - b``. The last pair
     has no ``c``; its third product only feeds the extra sample that is
@@ -310,7 +310,7 @@ def _pair_transform(x: Tensor, out: Tensor, dim: int) -> None:
 
 
 def _pair_output(products: Tensor, out: Tensor, dim: int) -> None:
-    """F(2, 2) output transform along ``dim`` (-1 or -2): products
+    """F(2, 2) output transform along ``dim``: products
     (m0, m1, m2) of each pair give its two samples, ``m0 + m1`` and
     ``m1 + m2``, written to the even and odd samples of ``out``."""
     for parity, samples in enumerate(out.unflatten(dim, (-1, 2)).unbind(dim)):

@@ -149,9 +149,7 @@ class WinogradConv2d(nn.Module):
             return self.conv(x)
         tile = self.tile
         rows, cols = -(-height // tile), -(-width // tile)
-        memory_format = torch.contiguous_format
         if is_channels_last(x) and not torch.compiler.is_compiling():
-            memory_format = torch.channels_last
             # (B, rows, m, cols, m, C_out) in scratch memory: the output is
             # a new tensor, the bias added as the tiles are laid out.
             tiles = self._channels_last_tiles(x, rows, cols)
@@ -161,21 +159,18 @@ class WinogradConv2d(nn.Module):
             else:
                 torch.add(tiles, self.conv.bias, out=out.view(tiles.shape))
             out = out[:, :height, :width].permute(0, 3, 1, 2)
-            return out.contiguous(memory_format=memory_format)
+            return out.contiguous(memory_format=torch.channels_last)
+        # Zero padding: 1 for the convolution, plus what completes the tiles.
+        x = F.pad(x, (1, 1 + tile * cols - width, 1, 1 + tile * rows - height))
+        if torch.compiler.is_compiling() and \
+                batch * rows * cols >= self.traced_transforms_from:
+            out = self._traced_tiles(x, rows, cols)
         else:
-            # Zero padding: 1 for the convolution, plus what completes the
-            # tiles.
-            x = F.pad(x, (1, 1 + tile * cols - width, 1,
-                          1 + tile * rows - height))
-            if torch.compiler.is_compiling() and \
-                    batch * rows * cols >= self.traced_transforms_from:
-                out = self._traced_tiles(x, rows, cols)
-            else:
-                out = self._matrix_tiles(x, rows, cols)
+            out = self._matrix_tiles(x, rows, cols)
         out = out[:, :, :height, :width]
         if self.conv.bias is not None:
             out = out + self.conv.bias.view(-1, 1, 1)
-        return out.contiguous(memory_format=memory_format)
+        return out.contiguous()
 
     def _matrix_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
         """Padded (B, C_in, m rows + 2, m cols + 2) -> the output tiles
@@ -231,9 +226,10 @@ class WinogradConv2d(nn.Module):
                          (batch, tile * rows + 2, tile * cols + 2, channels),
                          like=x)
         padded[:, 1:height + 1, 1:width + 1].copy_(x.permute(0, 2, 3, 1))
-        for dim, start in ((1, 0), (1, height + 1), (2, 0), (2, width + 1)):
-            padded.narrow(dim, start, padded.shape[dim] - start if start else
-                          1).zero_()
+        padded[:, 0].zero_()
+        padded[:, height + 1:].zero_()
+        padded[:, :, 0].zero_()
+        padded[:, :, width + 1:].zero_()
         tiles = scratch('winograd_tiles', (size * size, tiles_count * channels),
                         like=x)
         tiles.view(size, size, batch, rows, cols, channels).copy_(
