@@ -43,6 +43,10 @@ def test_benchmark_reports_its_figures():
         assert key in report, f'{key} missing from:\n{result.stdout}'
     assert report['parameters'].endswith('M')
     assert 'G' in report['FLOPs']
+    # The defaults of init_model, the automatic NHWC included (a CPU).
+    for transform in ('winograd_conv', 'fused_attention',
+                      'channels_last (automatic)'):
+        assert transform in report['inference'], result.stdout
 
 
 def test_benchmark_compile_mode_needs_compile():

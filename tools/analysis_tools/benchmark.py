@@ -239,6 +239,7 @@ def main(argv=None) -> int:
     from mmrefseg.apis import (ALGEBRAIC_FOLDS, DEFAULT_INFERENCE_CFG,
                                NO_INFERENCE_TRANSFORMS, inference_autocast,
                                init_model, optimize_for_inference)
+    from mmrefseg.models.layers import PackedConv2d
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     device = torch.device(args.device)
@@ -312,6 +313,9 @@ def main(argv=None) -> int:
     q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else \
         (times[0], ) * 3
     options = [name for name, on in transforms.items() if on]
+    if args.channels_last is None and any(
+            isinstance(m, PackedConv2d) for m in model.modules()):
+        options.append('channels_last (automatic)')
     try:
         load = ' '.join(f'{x:.2f}' for x in os.getloadavg())
     except OSError:
