@@ -9,7 +9,8 @@ from torch import nn
 from mmrefseg.apis import (ALGEBRAIC_FOLDS, NO_INFERENCE_TRANSFORMS,
                            fold_upsample_convs, inference_autocast,
                            merge_inference_cfg, optimize_for_inference,
-                           use_fast_avg_pools, use_winograd_convs)
+                           use_fast_avg_pools, use_packed_convs,
+                           use_winograd_convs)
 from mmrefseg.models.layers import (AvgPool2x2, BilinearUpsampleConv3x3,
                                     PackedConv2d, PackedLinear,
                                     PackedSelfAttention,
@@ -151,6 +152,26 @@ def test_winograd_replaces_wide_3x3_convolutions():
     # wrapped again.
     assert use_winograd_convs(model, min_channels=1) == 1  # model[1][0]
     assert type(model[0].conv) is nn.Conv2d
+
+
+def test_the_convolution_inside_winograd_is_packed_for_small_maps():
+    """Maps under ``direct_below_pixels`` run the kept convolution, on
+    packed weights like every other; half precision still falls back."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, padding=1).to(memory_format=torch.channels_last)
+    model = nn.Sequential(WinogradConv2d(conv))
+    assert use_packed_convs(model) == 1
+    assert isinstance(model[0].conv, PackedConv2d)
+    x = torch.randn(1, 8, 13, 13).contiguous(
+        memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = conv(x)
+        out = model(x)
+        assert model[0].conv.packed_weights  # the packed path ran
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            half = model(x)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert half.dtype == torch.bfloat16
 
 
 def test_winograd_keeps_the_outputs(tiny_model, monkeypatch):
