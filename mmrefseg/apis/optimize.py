@@ -338,7 +338,8 @@ def use_packed_linears(module: nn.Module, rows: int = 32) -> int:
     :class:`PackedLinear` and every ``nn.MultiheadAttention`` that
     :class:`PackedSelfAttention` supports by that, in place, where the
     weights are fp32 on the CPU; layers with a ``pack_weights`` method
-    (:class:`BilinearUpsampleConv3x3`'s products) pack their own.
+    (:class:`VLMultiheadAttention`'s input projections,
+    :class:`BilinearUpsampleConv3x3`'s products) pack their own.
 
     Meant for layers applied to few rows (text encoders), and on CPUs with
     AVX-512 for any (:func:`cpu_has_avx512`); elsewhere MKL's

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .packed_linear import (_pack, _packable, _packed_linear, _PacksWeights,
+from .packed_linear import (_pack, _packable, _packed_linear, _PacksProducts,
                             _runs_packed)
 from .plain_conv import is_channels_last, is_plain_conv
 from .row_aligned import row_padded
@@ -65,7 +65,7 @@ __all__ = ['BilinearUpsampleConv3x3']
 _PAIR = ((1., 0.), (1., 1.), (0., 1.))
 
 
-class BilinearUpsampleConv3x3(_PacksWeights):
+class BilinearUpsampleConv3x3(_PacksProducts):
     """``conv(F.interpolate(x, scale_factor=2, mode='bilinear'))`` computed
     with 6.25 / 36 of the multiply-adds (see the module docstring).
 
@@ -115,40 +115,21 @@ class BilinearUpsampleConv3x3(_PacksWeights):
             persistent=False)
         bias = None if conv.bias is None else conv.bias.detach().clone()
         self.register_buffer('bias', bias, persistent=False)
-        self.packed_rows: Optional[int] = None
-        self.packed_kernels: Optional[List[Tensor]] = None
+        self._pack_weights()  # packed_kernels = None until pack_weights
 
     @staticmethod
     def supports(conv: nn.Module) -> bool:
         """Whether ``conv`` is a convolution this layer can replace."""
         return is_plain_conv(conv, 3)
 
-    def pack_weights(self, rows: int = 256) -> bool:
-        """Runs the products on kernels packed once for oneDNN's inner
-        product (fp32 CPU kernels; see :mod:`.packed_linear`), which beats
-        MKL's sgemm where the CPU has AVX-512; it doubles the kernels'
-        memory. A snapshot, like the layer itself.
-
-        Args:
-            rows (int): Expected pixels per product, a hint for the packed
-                layout. Defaults to 256.
-
-        Returns:
-            bool: Whether the layer packed its kernels.
-        """
-        self.packed_rows = rows
-        self._pack_weights()
-        return self.packed_kernels is not None
-
-    def _pack_weights(self) -> None:
-        self.packed_kernels = None
-        if self.packed_rows is not None and _packable(self.kernels):
-            # The 16 products' kernels, then the 4 border kernels.
-            self.packed_kernels = [
-                _pack(kernel.t().contiguous(), self.packed_rows)
-                for kernel in self.kernels
-            ] + [_pack(kernel, self.packed_rows)
-                 for kernel in self.border_kernels]
+    def _packed_products(self, rows: int) -> Optional[List[Tensor]]:
+        """The 16 products' kernels, then the 4 border kernels, packed."""
+        if not _packable(self.kernels):
+            return None
+        products = [_pack(kernel.t().contiguous(), rows)
+                    for kernel in self.kernels]
+        borders = [_pack(kernel, rows) for kernel in self.border_kernels]
+        return products + borders
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, h, w) -> (B, C_out, 2h, 2w), channels-last if ``x``

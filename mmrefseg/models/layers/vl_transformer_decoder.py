@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .packed_linear import (_linear, _pack, _packable, _PacksWeights,
+from .packed_linear import (_linear, _pack, _packable, _PacksProducts,
                             _runs_packed)
 
 __all__ = [
@@ -52,7 +52,7 @@ def _seq_first_pos(pos: Optional[Tensor]) -> Optional[Tensor]:
     return pos.unsqueeze(1) if pos.dim() == 2 else pos.transpose(0, 1)
 
 
-class VLMultiheadAttention(_PacksWeights):
+class VLMultiheadAttention(_PacksProducts):
     """Multi-head attention with ``nn.MultiheadAttention``'s parameters.
 
     By default the computation is the one of ``nn.MultiheadAttention`` with
@@ -112,8 +112,7 @@ class VLMultiheadAttention(_PacksWeights):
         self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dims))
         self.out_proj = nn.Linear(embed_dims, embed_dims)
         self._reset_parameters()
-        self.packed_rows: Optional[int] = None
-        self.packed_in_proj: Optional[Tuple[Tensor, Tensor]] = None
+        self._pack_weights()  # packed_in_proj = None until pack_weights
 
     def _reset_parameters(self):
         # The initialisation of nn.MultiheadAttention.
@@ -207,31 +206,15 @@ class VLMultiheadAttention(_PacksWeights):
         v = _linear(value, weight[2 * dims:], bias[2 * dims:], packed_value)
         return q, k, v
 
-    def pack_weights(self, rows: int = 256) -> bool:
-        """Runs the input projections on weights packed once for oneDNN,
-        self-attention's query and key as one product (fp32 CPU weights; see
-        :mod:`.packed_linear`), which beats MKL's sgemm on CPUs with
-        AVX-512. A snapshot of the weights; the packed copies double their
-        memory.
-
-        Args:
-            rows (int): Expected rows per call (queries times batch), a hint
-                for the packed layout. Defaults to 256.
-
-        Returns:
-            bool: Whether the layer packed its weights.
-        """
-        self.packed_rows = rows
-        self._pack_weights()
-        return self.packed_in_proj is not None
-
-    def _pack_weights(self) -> None:
-        self.packed_in_proj = None
-        if self.packed_rows is not None and _packable(self.in_proj_weight):
-            dims = self.embed_dims
-            self.packed_in_proj = (
-                _pack(self.in_proj_weight[:2 * dims], self.packed_rows),
-                _pack(self.in_proj_weight[2 * dims:], self.packed_rows))
+    def _packed_products(
+            self, rows: int) -> Optional[Tuple[Tensor, Tensor]]:
+        """The input projections packed: query and key as one (for
+        self-attention, see :meth:`_project`), then value."""
+        if not _packable(self.in_proj_weight):
+            return None
+        dims = self.embed_dims
+        return (_pack(self.in_proj_weight[:2 * dims], rows),
+                _pack(self.in_proj_weight[2 * dims:], rows))
 
     def _query_rows_per_block(self, batch_heads: int, keys: int) -> int:
         """Queries per block whose fp32 scores fit ``score_block_bytes``."""
