@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .packed_linear import _packable, _PacksWeights
+from .packed_linear import _packable, _PacksWeights, _runs_packed
 from .plain_conv import is_channels_last
 
 __all__ = ['PackedConv2d']
@@ -82,10 +82,8 @@ class PackedConv2d(_PacksWeights):
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, C_out, H', W'), channels-last in and out
         on the packed path."""
-        if (x.device.type != 'cpu' or x.dtype != torch.float32
-                or x.dim() != 4 or not is_channels_last(x)
-                or torch.is_autocast_enabled('cpu')
-                or (torch.is_grad_enabled() and self.weight.requires_grad)):
+        if (x.dim() != 4 or not is_channels_last(x)
+                or not _runs_packed(x, self.weight, self.packed_weights)):
             return F.conv2d(x, self.weight, self.bias, self.stride,
                             self.padding, self.dilation, self.groups)
         return torch.ops.mkldnn._convolution_pointwise(
