@@ -15,11 +15,11 @@ matrix products over all tiles: for ``m = 4``, 36 products for 16 outputs,
 a 4x cut of the multiply-adds (``m = 2``: 2.25x).
 
 The transforms ``B^T . B`` and ``A^T . A`` act on the tile positions only;
-each is one small matrix product over every tile of every channel, so the
-whole layer is three GEMMs plus two layout copies. On larger maps the input
-transform is instead a stride-m convolution of every channel with the
-``(m + 2)^2`` transform rows as filters, which reads the overlapping tiles
-in place. Channels-last (NHWC) inputs take the tiles-major products on
+each is two small matrix products over every tile of every channel (along
+the tile rows, then along the columns), so the whole layer is five GEMMs
+plus two layout copies. On larger channel-major maps the input transform is
+instead a stride-m convolution of every channel with the ``(m + 2)^2``
+filters ``B^T[i]^T B^T[j]``, which reads the overlapping tiles in place. Channels-last (NHWC) inputs take the tiles-major products on
 their own memory order and give a channels-last output. Under
 ``torch.compile``, maps of many tiles take the transforms as element-wise
 sums of strided views with constant coefficients instead, which inductor
@@ -36,6 +36,8 @@ rounding, so the layer falls back to the direct convolution there; cuDNN
 already chooses Winograd kernels on GPUs, so
 :func:`mmrefseg.apis.optimize_for_inference` only uses it on the CPU.
 """
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -121,14 +123,18 @@ class WinogradConv2d(nn.Module):
                 kernel.reshape(size * size, conv.in_channels,
                                conv.out_channels).float()),
             persistent=False)
-        # Row (i, j) of kron(B^T, B^T) maps a flattened tile to V[i, j].
+        # B^T and A^T, applied along both tile axes in turn (see
+        # _separable_transform).
+        self.register_buffer('input_transform', input_t.float(),
+                             persistent=False)
+        self.register_buffer('output_transform', output_t.float(),
+                             persistent=False)
+        # (size^2, 1, size, size): filter (i, j) of the input transform as a
+        # convolution, the outer product of rows i and j of B^T.
         self.register_buffer(
-            'input_transform',
-            torch.kron(input_t, input_t).float(),
-            persistent=False)
-        self.register_buffer(
-            'output_transform',
-            torch.kron(output_t, output_t).float(),
+            'input_filters',
+            torch.einsum('ik,jl->ijkl', input_t, input_t).reshape(
+                size * size, 1, size, size).float(),
             persistent=False)
 
     @staticmethod
@@ -184,7 +190,7 @@ class WinogradConv2d(nn.Module):
         if batch * rows * cols < self.tiles_major_below:
             tiles = x.unfold(2, size, tile).unfold(3, size, tile)
             tiles = tiles.permute(4, 5, 0, 2, 3, 1).reshape(size * size, -1)
-            transformed = torch.mm(self.input_transform, tiles)
+            transformed = _separable_transform(self.input_transform, tiles)
             products = torch.bmm(
                 transformed.view(size * size, -1, channels), self.kernel)
             layout, order = (batch, rows, cols, out_channels), (2, 5, 3, 0, 4,
@@ -195,7 +201,7 @@ class WinogradConv2d(nn.Module):
             # the overlapping tiles (13.7 -> 12.2 ms on 128 x 104 x 104).
             transformed = F.conv2d(
                 x.transpose(0, 1).reshape(channels * batch, 1, *x.shape[2:]),
-                self.input_transform.view(size * size, 1, size, size),
+                self.input_filters,
                 stride=tile)
             # (size^2, C_in, B * tiles), a view when B == 1.
             transformed = transformed.view(channels, batch, size * size,
@@ -204,7 +210,8 @@ class WinogradConv2d(nn.Module):
             products = torch.bmm(self.kernel.transpose(1, 2), transformed)
             layout, order = (out_channels, batch, rows, cols), (3, 2, 4, 0, 5,
                                                                 1)
-        out = torch.mm(self.output_transform, products.view(size * size, -1))
+        out = _separable_transform(self.output_transform,
+                                   products.view(size * size, -1))
         out = out.view(tile, tile, *layout).permute(*order)
         return out.reshape(batch, out_channels, tile * rows, tile * cols)
 
@@ -235,20 +242,24 @@ class WinogradConv2d(nn.Module):
         tiles.view(size, size, batch, rows, cols, channels).copy_(
             padded.unfold(1, size, tile).unfold(2, size, tile).permute(
                 4, 5, 0, 1, 2, 3))
-        transformed = torch.mm(
+        # The transformed tiles overwrite the gathered ones.
+        transformed = _separable_transform(
             self.input_transform,
             tiles,
-            out=scratch('winograd_transformed', tiles.shape, like=x))
+            out=tiles,
+            half=scratch('winograd_half', tiles.shape, like=x))
         products = torch.bmm(
             transformed.view(size * size, -1, channels),
             self.kernel,
             out=scratch('winograd_products',
                         (size * size, tiles_count, out_channels), like=x))
-        out = torch.mm(
+        out = _separable_transform(
             self.output_transform,
             products.view(size * size, -1),
             out=scratch('winograd_output',
-                        (tile * tile, tiles_count * out_channels), like=x))
+                        (tile * tile, tiles_count * out_channels), like=x),
+            half=scratch('winograd_half',
+                         (tile * size, tiles_count * out_channels), like=x))
         return out.view(tile, tile, batch, rows, cols,
                         out_channels).permute(2, 3, 0, 4, 1, 5)
 
@@ -293,6 +304,44 @@ class WinogradConv2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f'tile={self.tile}'
+
+
+def _separable_transform(matrix: Tensor,
+                         x: Tensor,
+                         out: Optional[Tensor] = None,
+                         half: Optional[Tensor] = None) -> Tensor:
+    """``kron(matrix, matrix) @ x`` for a transform ``matrix`` (m, k) of
+    both axes of flattened k x k tiles ``x`` (k * k, N): (m * m, N).
+
+    Two products of inner size k, along the tile rows and then along their
+    columns, instead of one of inner size k^2: for F(4x4, 3x3)'s input
+    transform a third of the multiply-adds, 10-30 % faster on 2 AMD EPYC Zen
+    4 cores (MKL is slow on the (36 x 36) @ (36 x N) shape), and closer to
+    float64 (shorter sums).
+
+    Args:
+        matrix (Tensor): (m, k).
+        x (Tensor): (k * k, N).
+        out (Tensor, optional): (m * m, N) result memory, which may be
+            ``x``'s. Defaults to None (a new tensor).
+        half (Tensor, optional): (m * k, N) memory for the rows' transform.
+            Defaults to None (a new tensor).
+
+    Returns:
+        Tensor: (m * m, N); row a * m + b is tile position (a, b).
+    """
+    rows, size = matrix.shape
+    columns = x.shape[-1]
+    half = torch.mm(
+        matrix, x.reshape(size, size * columns),
+        out=None if half is None else half.view(rows, size * columns))
+    if out is None:
+        out = x.new_empty(rows * rows, columns)
+    torch.bmm(
+        matrix.expand(rows, rows, size),
+        half.view(rows, size, columns),
+        out=out.view(rows, rows, columns))
+    return out
 
 
 def _linear_combination(terms: list, coefficients: tuple) -> Tensor:

@@ -57,6 +57,7 @@ def test_traced_transforms_equal_the_direct_convolution(
     # Fails if the traced path is not taken: the matrix transforms are
     # buffers this graph never reads.
     layer.input_transform.fill_(float('nan'))
+    layer.input_filters.fill_(float('nan'))
     layer.output_transform.fill_(float('nan'))
     x = torch.randn(batch, 5, height, width)
     with torch.no_grad():
@@ -160,3 +161,22 @@ def test_inputs_that_want_gradients_take_the_direct_convolution():
         memory_format=torch.channels_last).requires_grad_()
     layer(x).sum().backward()
     assert x.grad is not None and conv.weight.grad is not None
+
+
+@pytest.mark.parametrize('rows,size,in_place', [(6, 6, False), (6, 6, True),
+                                                 (4, 6, False),
+                                                 (2, 4, False)])
+def test_separable_transform_is_the_kronecker_product(rows, size, in_place):
+    """Both tile axes transformed in turn equal one product with
+    kron(M, M), also when the result overwrites the input."""
+    from mmrefseg.models.layers.winograd_conv import _separable_transform
+    torch.manual_seed(0)
+    matrix = torch.randn(rows, size, dtype=torch.float64)
+    x = torch.randn(size * size, 10, dtype=torch.float64)
+    expected = torch.kron(matrix, matrix) @ x
+    if in_place:
+        out = _separable_transform(matrix, x, out=x)
+        assert out.data_ptr() == x.data_ptr()
+    else:
+        out = _separable_transform(matrix, x)
+    torch.testing.assert_close(out, expected)
