@@ -201,32 +201,36 @@ class BilinearUpsampleConv3x3(_PacksProducts):
 
     def _remove_border_padding(self, x: Tensor, out: Tensor) -> None:
         """Subtracts, on the output's border lines, what the clamped ring
-        around ``U(x)`` contributed where the convolution reads zeros."""
-        sides = (
-            (x[:, :, 0], x[:, :, -1], out[:, :, 0], out[:, :, -1]),
-            (x[..., 0], x[..., -1], out[..., 0], out[..., -1]))
-        for index, side in enumerate(sides):
-            for line in range(2):
-                x_line, out_line = side[line], side[2 + line]
-                batch, _, size = x_line.shape
-                # (B * (n + 2), C_in): the line, replicate-padded.
-                padded = F.pad(x_line, (1, 1), mode='replicate')
-                padded = padded.transpose(1, 2).reshape(-1, self.in_channels)
-                # (3 taps, B, C_out, n + 2)
-                taps = self._border_taps(padded, 2 * index + line).view(
-                    batch, size + 2, 3, -1).permute(2, 0, 3, 1)
-                pairs = taps[0, ..., :size + 1] + taps[2, ..., 1:]
-                ring = x.new_empty(*pairs.shape[:-1], size, 2)
-                _upsample_filter_1d(taps[1], pairs, ring[..., 0],
-                                    ring[..., 1], size, -1)
-                ring = ring.flatten(-2)
-                if index == 1:
-                    # Columns: the ring's corners belong to the rows above,
-                    # and past the first / last row the column reads zeros
-                    # too.
-                    ring[..., 0] -= taps[0, ..., 1]
-                    ring[..., -1] -= taps[2, ..., size]
-                out_line -= ring
+        around ``U(x)`` contributed where the convolution reads zeros.
+
+        Pixel-major (B, n, C) lines throughout, so that every element-wise
+        step runs along contiguous channel vectors of ``out``'s NHWC
+        memory."""
+        pixels = x.permute(0, 2, 3, 1)  # (B, h, w, C_in)
+        out = out.permute(0, 2, 3, 1)  # (B, 2h, 2w, C_out), NHWC memory
+        lines = ((pixels[:, 0], out[:, 0]), (pixels[:, -1], out[:, -1]),
+                 (pixels[:, :, 0], out[:, :, 0]), (pixels[:, :, -1],
+                                                   out[:, :, -1]))
+        for index, (x_line, out_line) in enumerate(lines):
+            batch, size, _ = x_line.shape
+            # (B * (n + 2), C_in): the line, replicate-padded.
+            padded = torch.cat([x_line[:, :1], x_line, x_line[:, -1:]],
+                               dim=1).view(-1, self.in_channels)
+            # (B, n + 2, 3 taps, C_out)
+            taps = self._border_taps(padded, index).view(
+                batch, size + 2, 3, self.out_channels)
+            pairs = taps[:, :size + 1, 0] + taps[:, 1:, 2]
+            ring = x.new_empty(batch, size, 2, self.out_channels)
+            _upsample_filter_1d(taps[:, :, 1], pairs, ring[:, :, 0],
+                                ring[:, :, 1], size, 1)
+            ring = ring.view(batch, 2 * size, self.out_channels)
+            if index >= 2:
+                # Columns: the ring's corners belong to the rows above,
+                # and past the first / last row the column reads zeros
+                # too.
+                ring[:, 0] -= taps[:, 1, 0]
+                ring[:, -1] -= taps[:, size, 2]
+            out_line -= ring
 
     def _border_taps(self, lines: Tensor, index: int) -> Tensor:
         """(N, C_in) line pixels -> their (N, 3 * C_out) products with the
