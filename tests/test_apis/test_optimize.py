@@ -207,7 +207,7 @@ def test_packed_linears_keep_the_outputs(config, many_rows, monkeypatch):
     model = optimize_for_inference(
         copy.deepcopy(built), **dict(
             NO_INFERENCE_TRANSFORMS, packed_linear=True,
-            fold_upsample_conv=True))
+            fold_upsample_conv=True, fold_upsampled_concat=True))
     linears = [name for name, m in built.text_encoder.named_modules()
                if isinstance(m, nn.Linear)]
     attentions = [name for name, m in built.text_encoder.named_modules()
@@ -230,8 +230,9 @@ def test_packed_linears_keep_the_outputs(config, many_rows, monkeypatch):
     assert head_linears
     assert all(isinstance(m, PackedLinear) == many_rows
                for m in head_linears)
-    # So do the attentions' input projections and the upsample-convs'
-    # products (their own pack_weights).
+    # So do the attentions' input projections, the upsample-convs'
+    # products and the neck's folded concatenations (their own
+    # pack_weights).
     attentions = [
         m for m in model.decode_head.modules()
         if isinstance(m, VLMultiheadAttention)
@@ -245,10 +246,19 @@ def test_packed_linears_keep_the_outputs(config, many_rows, monkeypatch):
                for m in attentions)
     assert all((m.packed_kernels is not None) == many_rows
                for m in upsample_convs)
+    if config == TINY_CONFIG:  # CRIS: a FusionNeck
+        concat_convs = [
+            m for m in model.neck.modules()
+            if isinstance(m, UpsampledConcatConv1x1)
+        ]
+        assert concat_convs
+        assert all((m.packed_weights is not None) == many_rows
+                   for m in concat_convs)
     # Packing changes no state dict key (folding drops the upsample-convs').
     folded = optimize_for_inference(
         copy.deepcopy(built),
-        **dict(NO_INFERENCE_TRANSFORMS, fold_upsample_conv=True))
+        **dict(NO_INFERENCE_TRANSFORMS, fold_upsample_conv=True,
+               fold_upsampled_concat=True))
     assert model.state_dict().keys() == folded.state_dict().keys()
     torch.testing.assert_close(
         _logits(model, images, TEXTS[:2]), expected, atol=1e-4, rtol=1e-5)

@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -55,3 +58,34 @@ def test_weights_are_a_snapshot_and_other_modules_are_refused():
         assert not UpsampledConcatConv1x1.supports(bad)
         with pytest.raises(ValueError, match='1x1'):
             UpsampledConcatConv1x1(bad, low_channels=2)
+
+
+@pytest.mark.parametrize('clone', [copy.deepcopy,
+                                   lambda m: pickle.loads(pickle.dumps(m))])
+def test_packed_weights_keep_the_outputs(clone):
+    """Channels-last maps run the two 1x1 convolutions on the packed
+    weights (the plain ones are not read), copies pack their own, and other
+    inputs fall back to the plain weights."""
+    module = _conv_module(6 + 4, 5, norm_cfg=dict(type='BN'), bias=False)
+    layer = UpsampledConcatConv1x1(module, low_channels=4)
+    nhwc = dict(memory_format=torch.channels_last)
+    parts = [torch.randn(2, 6, 6, 10).contiguous(**nhwc)]
+    low = torch.randn(2, 4, 3, 5).contiguous(**nhwc)
+    with torch.no_grad():
+        expected = layer(parts, low)
+        assert layer.pack_weights()
+        copied = clone(layer)
+        plain = (layer.weight.clone(), layer.low_weight.clone())
+        layer.weight.fill_(float('nan'))
+        layer.low_weight.fill_(float('nan'))
+        out = layer(parts, low)
+        copied_out = copied(parts, low)
+        layer.weight.copy_(plain[0])
+        layer.low_weight.copy_(plain[1])
+        nchw = layer([parts[0].contiguous()], low.contiguous())
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert out.is_contiguous(**nhwc)
+    assert copied.packed_weights is not None
+    assert copied.packed_weights[0] is not layer.packed_weights[0]
+    torch.testing.assert_close(copied_out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(nchw, expected, atol=1e-5, rtol=1e-5)
