@@ -53,14 +53,16 @@
   on AVX2 MKL is the faster (676 x 512 @ 512 x 2048: 8.1 vs 8.9 ms). With
   them, layers with a ``pack_weights`` method pack their own products:
   :class:`mmrefseg.models.layers.VLMultiheadAttention`'s input projections
-  (self-attention's query and key as one product) and
+  (self-attention's query and key as one product),
   :class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`'s 16 products
-  (CRIS's projector: 70.6 -> 49.6 ms with its pixel-major layout). Not
-  :class:`mmrefseg.models.layers.WinogradConv2d`'s: oneDNN's products
-  round about twice as far from float64 as MKL's, which the output
-  transform amplifies (1.7e-5 instead of 7.3e-6 relative to a float64
-  convolution, 512 channels), for 4 ms on CRIS-R50. The
-  packed copies double the memory of those weights. fp32 CPU weights only.
+  (CRIS's projector: 70.6 -> 49.6 ms with its pixel-major layout),
+  :class:`mmrefseg.models.layers.UpsampledConcatConv1x1`'s two 1x1
+  convolutions and, on maps of few tiles (26 x 26),
+  :class:`mmrefseg.models.layers.WinogradConv2d`'s per-position products
+  as one grouped convolution (CRIS-R50: ~2-3 % of the forward; those
+  layers round ~2x farther from float64, the logits do not, see
+  ``WinogradConv2d._grouped_products``). The packed copies double the
+  memory of those weights. fp32 CPU weights only.
   A packed module is not compiled: a graph holds the packed (opaque)
   weights only as inductor's frozen constants, which dynamo installs only
   under the global ``torch._inductor.config.freezing``, not

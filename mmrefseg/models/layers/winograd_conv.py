@@ -25,23 +25,30 @@ their own memory order and give a channels-last output. Under
 sums of strided views with constant coefficients instead, which inductor
 fuses with the padding, the layout changes and the element-wise work around
 the layer into a few loops. The kernels are transformed once, in float64,
-when the layer is built.
+when the layer is built. Once :meth:`WinogradConv2d.pack_weights` ran (what
+``optimize_for_inference`` does on AVX-512 CPUs), channels-last maps of few
+tiles take the products as one grouped convolution on oneDNN-packed
+kernels instead (``_grouped_products``).
 
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
-3x3) by ~7e-6; oneDNN's direct fp32 convolution by 2e-7 with AVX-512
-kernels and more than F(2x2, 3x3) with AVX2 ones. Under bf16 / fp16
+3x3) by ~7e-6 (~1.3e-5 with the grouped products); oneDNN's direct fp32
+convolution by 2e-7 with AVX-512 kernels and more than F(2x2, 3x3) with
+AVX2 ones. Under bf16 / fp16
 (autocast or half inputs) the transforms would amplify the coarser
 rounding, so the layer falls back to the direct convolution there; cuDNN
 already chooses Winograd kernels on GPUs, so
 :func:`mmrefseg.apis.optimize_for_inference` only uses it on the CPU.
 """
+from collections import OrderedDict
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .packed_conv import PackedConv2d
+from .packed_linear import _packable, _PacksProducts, _runs_packed
 from .plain_conv import is_channels_last, is_plain_conv
 from .row_aligned import row_padded
 from .scratch import scratch
@@ -67,7 +74,7 @@ _TRANSFORMS = {
 }
 
 
-class WinogradConv2d(nn.Module):
+class WinogradConv2d(_PacksProducts):
     """``conv(x)`` for a 3x3, stride 1, padding 1 convolution, computed by
     Winograd's F(m x m, 3 x 3) in fp32 (see the module docstring).
 
@@ -95,6 +102,18 @@ class WinogradConv2d(nn.Module):
     #: Under ``torch.compile``, from this many tiles per call on, the
     #: transforms are traced as element-wise sums (see ``_traced_tiles``).
     traced_transforms_from = 32
+
+    #: Below this many tiles per call, once :meth:`pack_weights` ran,
+    #: channels-last inputs whose channels are a multiple of
+    #: ``grouped_chunk`` take the per-position products as one grouped
+    #: convolution on packed weights (see :meth:`_grouped_products`).
+    grouped_below_tiles = 100
+
+    #: Input channels summed in one pass by the grouped products; longer
+    #: sums are split into partial sums of this length, added after.
+    grouped_chunk = 512
+
+    _packed_names = ('packed_grouped', )
 
     def __init__(self, conv: nn.Conv2d, tile: int = 4):
         super().__init__()
@@ -136,6 +155,70 @@ class WinogradConv2d(nn.Module):
             torch.einsum('ik,jl->ijkl', input_t, input_t).reshape(
                 size * size, 1, size, size).float(),
             persistent=False)
+        self._pack_weights()
+
+    def _packed_products(self, rows: int) -> Optional[OrderedDict]:
+        """An empty cache of the grouped products' packed kernels, filled
+        per input shape by :meth:`_grouped_products`; None where oneDNN
+        cannot run them (``rows`` is not needed: the packing depends on the
+        input's shape)."""
+        return OrderedDict() if _packable(self.kernel) else None
+
+    def _grouped_products(self, transformed: Tensor, products: Tensor,
+                          batch: int, rows: int, cols: int) -> None:
+        """The per-position products as ONE grouped 1x1 convolution (one
+        group per tile position, the tiles as its pixels) on kernels that
+        oneDNN packed once, into ``products``.
+
+        On few tiles (26 x 26 maps: 49) MKL's batched products run at ~70 of
+        the ~105 GMACs/s that 2 AMD EPYC Zen 4 cores reach: each is 49 rows
+        against a weight it re-packs per call. The grouped convolution runs
+        at 95-100 (the products alone, 1024 -> 512 channels: 13.1 -> 9.2
+        ms; 512 -> 512: 6.6 -> 4.9 ms; whole layers, with the transposes to
+        and from its tiles-major layout, alternating: 22.0 -> 18.6 and 11.1
+        -> 10.3 ms on a busy host). It sums up to ``grouped_chunk`` channels
+        in one pass, where MKL splits the sums further, which rounds ~2x
+        farther from float64 (the layer's output, 512 or 1024 channels:
+        1.3-1.4e-5 of its magnitude instead of 7e-6); CRIS-R50's logits stay
+        as close to float64 (8.6-9.1e-6 between runs, with or without).
+
+        Args:
+            transformed (Tensor): (size^2, tiles, C_in) transformed tiles.
+            products (Tensor): (size^2, tiles, C_out), written.
+            batch (int): B.
+            rows (int): Tile rows per image.
+            cols (int): Tile columns per image.
+        """
+        positions, tiles_count, channels = transformed.shape
+        out_channels = products.shape[-1]
+        chunks = channels // self.grouped_chunk
+        groups = positions * chunks
+        # (B, positions * C_in, rows, cols), channels-last: the tiles as
+        # pixels, each tile's positions as channel groups.
+        tiles_major = scratch('winograd_tiles_major',
+                              (tiles_count, positions, channels),
+                              like=transformed)
+        tiles_major.copy_(transformed.transpose(0, 1))
+        x = tiles_major.view(batch, rows, cols, -1).permute(0, 3, 1, 2)
+        packed = self.packed_grouped.get(x.shape)
+        if packed is None:
+            # (groups * C_out, chunk, 1, 1): group (position, chunk).
+            weight = self.kernel.reshape(positions, chunks, -1,
+                                         out_channels).transpose(2, 3)
+            packed = torch.ops.mkldnn._reorder_convolution_weight(
+                weight.reshape(groups * out_channels, -1, 1, 1).contiguous(
+                    memory_format=torch.channels_last), [0, 0], [1, 1],
+                [1, 1], groups, list(x.shape))
+            self.packed_grouped[x.shape] = packed
+            if len(self.packed_grouped) > PackedConv2d.max_shapes:
+                self.packed_grouped.popitem(last=False)
+        out = torch.ops.mkldnn._convolution_pointwise(x, packed, None, [0, 0],
+                                                      [1, 1], [1, 1], groups,
+                                                      'none', [], '')
+        # (positions, tiles, chunks, C_out): the partial sums.
+        partial = out.permute(0, 2, 3, 1).reshape(tiles_count, positions,
+                                                   chunks, out_channels)
+        torch.sum(partial.transpose(0, 1), dim=2, out=products)
 
     @staticmethod
     def supports(conv: nn.Module) -> bool:
@@ -248,11 +331,19 @@ class WinogradConv2d(nn.Module):
             tiles,
             out=tiles,
             half=scratch('winograd_half', tiles.shape, like=x))
-        products = torch.bmm(
-            transformed.view(size * size, -1, channels),
-            self.kernel,
-            out=scratch('winograd_products',
-                        (size * size, tiles_count, out_channels), like=x))
+        products = scratch('winograd_products',
+                           (size * size, tiles_count, out_channels), like=x)
+        if tiles_count < self.grouped_below_tiles and \
+                channels % self.grouped_chunk == 0 and _runs_packed(
+                    x, self.conv.weight, self.packed_grouped):
+            self._grouped_products(
+                transformed.view(size * size, -1, channels), products,
+                batch, rows, cols)
+        else:
+            torch.bmm(
+                transformed.view(size * size, -1, channels),
+                self.kernel,
+                out=products)
         out = _separable_transform(
             self.output_transform,
             products.view(size * size, -1),

@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import pytest
 import torch
 from torch import nn
@@ -180,3 +183,52 @@ def test_separable_transform_is_the_kronecker_product(rows, size, in_place):
     else:
         out = _separable_transform(matrix, x)
     torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize('chunk', [8, 4])  # one pass / two partial sums
+@pytest.mark.parametrize('clone', [copy.deepcopy,
+                                   lambda m: pickle.loads(pickle.dumps(m))])
+def test_grouped_products_on_packed_kernels(chunk, clone):
+    """Once packed, few tiles of channels-last maps take the per-position
+    products as one grouped convolution on kernels packed per input shape:
+    the direct convolution's output, the batched kernels no longer read;
+    copies pack their own."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 6, 3, padding=1)
+    layer = _winograd(conv)
+    layer.grouped_chunk = chunk
+    x = torch.randn(2, 8, 7, 10).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected = conv(x)
+        assert layer.pack_weights()
+        out = layer(x)  # packs for this shape
+        copied = clone(layer)
+        layer.kernel.fill_(float('nan'))
+        again = layer(x)
+        copied_out = copied(x)
+    assert len(layer.packed_grouped) == 1  # one input shape
+    assert copied.packed_grouped is not layer.packed_grouped
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(again, out)
+    assert torch.equal(copied_out, out)
+
+
+@pytest.mark.parametrize('change', ['many_tiles', 'nchw', 'channels'])
+def test_batched_products_outside_the_grouped_ones(change):
+    """Many tiles, NCHW maps and channel counts that are no multiple of the
+    chunk keep the batched products, even once packed."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 6, 3, padding=1)
+    layer = _winograd(conv)
+    layer.grouped_chunk = 3 if change == 'channels' else 8
+    if change == 'many_tiles':
+        layer.grouped_below_tiles = 1
+    x = torch.randn(1, 8, 7, 10)
+    if change != 'nchw':
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert layer.pack_weights()
+        out = layer(x)
+    assert not layer.packed_grouped
+    torch.testing.assert_close(out, conv(x), atol=1e-5, rtol=1e-5)
