@@ -58,3 +58,21 @@ def test_benchmark_compile_mode_needs_compile():
                             text=True)
     assert result.returncode == 2
     assert '--compile-mode reduce-overhead needs --compile' in result.stderr
+
+
+def test_flops_are_counted_with_query_blocks():
+    """Full-size maps (26 x 26 queries) make the decoder's reference-order
+    attention run in query blocks in eager mode; the traced forward that
+    counts FLOPs takes the one-block products, and counts the same."""
+    sys.path.insert(0, 'tools/analysis_tools')
+    from benchmark import count_flops
+
+    from mmrefseg.apis import NO_INFERENCE_TRANSFORMS, init_model
+    from mmrefseg.models.layers import VLMultiheadAttention
+    model = init_model(
+        TINY_CONFIG, device='cpu', inference_cfg=NO_INFERENCE_TRANSFORMS)
+    one_block = count_flops(model, 128, 128, 'cpu')
+    for module in model.modules():
+        if isinstance(module, VLMultiheadAttention):
+            module.score_block_bytes = 1  # one query per block
+    assert count_flops(model, 128, 128, 'cpu') == one_block > 0

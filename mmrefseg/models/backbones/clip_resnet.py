@@ -187,7 +187,10 @@ class CLIPResNet(BaseModule):
         loading or moving weights invalidates it.
         """
         pos_embed = self.visual.attnpool.positional_embedding
-        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        if torch.is_grad_enabled() or torch.compiler.is_compiling(
+        ) or torch.jit.is_tracing():
+            # A graph computes the resize itself (and a trace must not keep
+            # a tensor of an earlier one).
             return self._resize_positional_embedding(pos_embed, height, width)
         key = (height, width, pos_embed.data_ptr(), pos_embed._version,
                pos_embed.device, pos_embed.dtype)

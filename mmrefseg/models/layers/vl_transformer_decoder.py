@@ -175,14 +175,16 @@ class VLMultiheadAttention(_PacksProducts):
                                 key_padding_mask.bool(), float('-inf')))
         rows = self._query_rows_per_block(q.shape[0], k.shape[1])
         if (rows >= length or torch.is_grad_enabled()
-                or q.device.type != 'cpu' or torch.compiler.is_compiling()):
+                or q.device.type != 'cpu' or torch.compiler.is_compiling()
+                or torch.jit.is_tracing()):
             out = self._attend(q, k, v, score_bias, dropout)
         else:
             # Blocks of queries keep each score block cache-resident
             # between its product, softmax and product with v (in eager
             # mode on a CPU; a GPU would only pay one launch more per block,
-            # a compiled graph plans its own memory); every row is computed
-            # as in one block, so the result is the same.
+            # a compiled graph plans its own memory, and a traced one, e.g.
+            # for counting FLOPs, records plain products); every row is
+            # computed as in one block, so the result is the same.
             out = q.new_empty(q.shape[0], length, v.shape[-1])
             for start in range(0, length, rows):
                 self._attend(q[:, start:start + rows], k, v, score_bias,
