@@ -19,8 +19,9 @@ each is two small matrix products over every tile of every channel (along
 the tile rows, then along the columns), so the whole layer is five GEMMs
 plus two layout copies. On larger channel-major maps the input transform is
 instead a stride-m convolution of every channel with the ``(m + 2)^2``
-filters ``B^T[i]^T B^T[j]``, which reads the overlapping tiles in place. Channels-last (NHWC) inputs take the tiles-major products on
-their own memory order and give a channels-last output. Under
+filters ``B^T[i]^T B^T[j]``, which reads the overlapping tiles in place.
+Channels-last (NHWC) inputs take the tiles-major products on their own
+memory order and give a channels-last output. Under
 ``torch.compile``, maps of many tiles take the transforms as element-wise
 sums of strided views with constant coefficients instead, which inductor
 fuses with the padding, the layout changes and the element-wise work around
@@ -34,10 +35,9 @@ Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
 3x3) by ~7e-6 (~1.3e-5 with the grouped products); oneDNN's direct fp32
 convolution by 2e-7 with AVX-512 kernels and more than F(2x2, 3x3) with
-AVX2 ones. Under bf16 / fp16
-(autocast or half inputs) the transforms would amplify the coarser
-rounding, so the layer falls back to the direct convolution there; cuDNN
-already chooses Winograd kernels on GPUs, so
+AVX2 ones. Under bf16 / fp16 (autocast or half inputs) the transforms would
+amplify the coarser rounding, so the layer falls back to the direct
+convolution there; cuDNN already chooses Winograd kernels on GPUs, so
 :func:`mmrefseg.apis.optimize_for_inference` only uses it on the CPU.
 """
 from collections import OrderedDict
