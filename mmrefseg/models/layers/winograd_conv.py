@@ -104,13 +104,14 @@ class WinogradConv2d(_PacksProducts):
     traced_transforms_from = 32
 
     #: Below this many tiles per call, once :meth:`pack_weights` ran,
-    #: channels-last inputs whose channels are a multiple of
-    #: ``grouped_chunk`` take the per-position products as one grouped
-    #: convolution on packed weights (see :meth:`_grouped_products`).
+    #: channels-last inputs of at least ``grouped_chunk`` channels take the
+    #: per-position products as one grouped convolution on packed weights
+    #: (see :meth:`_grouped_products`).
     grouped_below_tiles = 100
 
-    #: Input channels summed in one pass by the grouped products; longer
-    #: sums are split into partial sums of this length, added after.
+    #: Most input channels summed in one pass by the grouped products:
+    #: longer sums are split into equal partial sums, added after (where
+    #: the channels divide evenly; else the batched products run).
     grouped_chunk = 512
 
     _packed_names = ('packed_grouped', )
@@ -191,7 +192,7 @@ class WinogradConv2d(_PacksProducts):
         """
         positions, tiles_count, channels = transformed.shape
         out_channels = products.shape[-1]
-        chunks = channels // self.grouped_chunk
+        chunks = self._grouped_chunks(channels)
         groups = positions * chunks
         # (B, positions * C_in, rows, cols), channels-last: the tiles as
         # pixels, each tile's positions as channel groups.
@@ -219,6 +220,15 @@ class WinogradConv2d(_PacksProducts):
         partial = out.permute(0, 2, 3, 1).reshape(tiles_count, positions,
                                                    chunks, out_channels)
         torch.sum(partial.transpose(0, 1), dim=2, out=products)
+
+    def _grouped_chunks(self, channels: int) -> int:
+        """Partial sums per product of the grouped products, or 0 where
+        they do not run: fewer channels than ``grouped_chunk``, or no even
+        split into sums of at most that many."""
+        chunks = -(-channels // self.grouped_chunk)
+        if channels < self.grouped_chunk or channels % chunks:
+            return 0
+        return chunks
 
     @staticmethod
     def supports(conv: nn.Module) -> bool:
@@ -333,9 +343,9 @@ class WinogradConv2d(_PacksProducts):
             half=scratch('winograd_half', tiles.shape, like=x))
         products = scratch('winograd_products',
                            (size * size, tiles_count, out_channels), like=x)
-        if tiles_count < self.grouped_below_tiles and \
-                channels % self.grouped_chunk == 0 and _runs_packed(
-                    x, self.conv.weight, self.packed_grouped):
+        if tiles_count < self.grouped_below_tiles and self._grouped_chunks(
+                channels) and _runs_packed(x, self.conv.weight,
+                                           self.packed_grouped):
             self._grouped_products(
                 transformed.view(size * size, -1, channels), products,
                 batch, rows, cols)

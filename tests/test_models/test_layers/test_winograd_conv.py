@@ -185,7 +185,8 @@ def test_separable_transform_is_the_kronecker_product(rows, size, in_place):
     torch.testing.assert_close(out, expected)
 
 
-@pytest.mark.parametrize('chunk', [8, 4])  # one pass / two partial sums
+# 8 channels: one sum; two of 4; two of 4 again (at most 5 each)
+@pytest.mark.parametrize('chunk', [8, 4, 5])
 @pytest.mark.parametrize('clone', [copy.deepcopy,
                                    lambda m: pickle.loads(pickle.dumps(m))])
 def test_grouped_products_on_packed_kernels(chunk, clone):
@@ -214,14 +215,16 @@ def test_grouped_products_on_packed_kernels(chunk, clone):
     assert torch.equal(copied_out, out)
 
 
-@pytest.mark.parametrize('change', ['many_tiles', 'nchw', 'channels'])
+@pytest.mark.parametrize('change',
+                         ['many_tiles', 'nchw', 'channels', 'few_channels'])
 def test_batched_products_outside_the_grouped_ones(change):
-    """Many tiles, NCHW maps and channel counts that are no multiple of the
-    chunk keep the batched products, even once packed."""
+    """Many tiles, NCHW maps, fewer channels than a chunk and channels that
+    split into no equal partial sums keep the batched products, even once
+    packed."""
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 6, 3, padding=1)
     layer = _winograd(conv)
-    layer.grouped_chunk = 3 if change == 'channels' else 8
+    layer.grouped_chunk = dict(channels=3, few_channels=16).get(change, 8)
     if change == 'many_tiles':
         layer.grouped_below_tiles = 1
     x = torch.randn(1, 8, 7, 10)
