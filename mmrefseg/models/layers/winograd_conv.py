@@ -29,7 +29,7 @@ the layer into a few loops. The kernels are transformed once, in float64,
 when the layer is built. Once :meth:`WinogradConv2d.pack_weights` ran (what
 ``optimize_for_inference`` does on AVX-512 CPUs), channels-last maps of few
 tiles take the products as one grouped convolution on oneDNN-packed
-kernels instead (``_grouped_products``).
+kernels instead (``_grouped_tiles``).
 
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
@@ -106,7 +106,7 @@ class WinogradConv2d(_PacksProducts):
     #: Below this many tiles per call, once :meth:`pack_weights` ran,
     #: channels-last inputs of at least ``grouped_chunk`` channels take the
     #: per-position products as one grouped convolution on packed weights
-    #: (see :meth:`_grouped_products`).
+    #: (see :meth:`_grouped_tiles`).
     grouped_below_tiles = 100
 
     #: Most input channels summed in one pass by the grouped products:
@@ -160,51 +160,55 @@ class WinogradConv2d(_PacksProducts):
 
     def _packed_products(self, rows: int) -> Optional[OrderedDict]:
         """An empty cache of the grouped products' packed kernels, filled
-        per input shape by :meth:`_grouped_products`; None where oneDNN
+        per input shape by :meth:`_grouped_tiles`; None where oneDNN
         cannot run them (``rows`` is not needed: the packing depends on the
         input's shape)."""
         return OrderedDict() if _packable(self.kernel) else None
 
-    def _grouped_products(self, transformed: Tensor, products: Tensor,
-                          batch: int, rows: int, cols: int) -> None:
-        """The per-position products as ONE grouped 1x1 convolution (one
-        group per tile position, the tiles as its pixels) on kernels that
-        oneDNN packed once, into ``products``.
+    def _grouped_tiles(self, padded: Tensor, rows: int,
+                       cols: int) -> Tensor:
+        """:meth:`_channels_last_tiles` with the per-position products as
+        ONE grouped 1x1 convolution (one group per tile position, the tiles
+        as its pixels) on kernels that oneDNN packed once; tiles-major
+        throughout, the layout of that convolution.
 
         On few tiles (26 x 26 maps: 49) MKL's batched products run at ~70 of
         the ~105 GMACs/s that 2 AMD EPYC Zen 4 cores reach: each is 49 rows
         against a weight it re-packs per call. The grouped convolution runs
         at 95-100 (the products alone, 1024 -> 512 channels: 13.1 -> 9.2
-        ms; 512 -> 512: 6.6 -> 4.9 ms; whole layers, with the transposes to
-        and from its tiles-major layout, alternating: 22.0 -> 18.6 and 11.1
-        -> 10.3 ms on a busy host). It sums up to ``grouped_chunk`` channels
-        in one pass, where MKL splits the sums further, which rounds ~2x
-        farther from float64 (the layer's output, 512 or 1024 channels:
-        1.3-1.4e-5 of its magnitude instead of 7e-6); CRIS-R50's logits stay
-        as close to float64 (8.6-9.1e-6 between runs, with or without).
+        ms; whole layers, alternating: 15.6 -> 13.1 ms, 512 -> 512 9.1 ->
+        7.2 ms). It sums up to ``grouped_chunk`` channels in one pass, where
+        MKL splits the sums further, which rounds up to ~2x farther from
+        float64 (the layer's output, 512-long sums: 1.4-1.6e-5 of its
+        magnitude instead of 7e-6). Hence only few tiles and wide inputs:
+        52 x 52 maps of 512 channels would gain 1.7 ms and move CRIS-R50's
+        logits from 9.3e-6 to 9.9e-6 from float64 (8.8e-6 without grouped
+        products); 256 channels gain 0.1 ms.
 
         Args:
-            transformed (Tensor): (size^2, tiles, C_in) transformed tiles.
-            products (Tensor): (size^2, tiles, C_out), written.
-            batch (int): B.
+            padded (Tensor): (B, m rows + 2, m cols + 2, C_in), the
+                zero-padded pixels.
             rows (int): Tile rows per image.
             cols (int): Tile columns per image.
+
+        Returns:
+            Tensor: (B, rows, m, cols, m, C_out), a view into scratch
+            memory.
         """
-        positions, tiles_count, channels = transformed.shape
-        out_channels = products.shape[-1]
+        batch, channels = padded.shape[0], padded.shape[-1]
+        tile, size = self.tile, self.tile + 2
+        out_channels = self.kernel.shape[2]
+        tiles_count = batch * rows * cols
         chunks = self._grouped_chunks(channels)
-        groups = positions * chunks
-        # (B, positions * C_in, rows, cols), channels-last: the tiles as
-        # pixels, each tile's positions as channel groups.
-        tiles_major = scratch('winograd_tiles_major',
-                              (tiles_count, positions, channels),
-                              like=transformed)
-        tiles_major.copy_(transformed.transpose(0, 1))
-        x = tiles_major.view(batch, rows, cols, -1).permute(0, 3, 1, 2)
+        groups = size * size * chunks
+        transformed = self._transformed_tiles(padded, tiles_major=True)
+        # (B, positions * C_in, rows, cols), channels-last: each tile's
+        # positions as channel groups.
+        x = transformed.view(batch, rows, cols, -1).permute(0, 3, 1, 2)
         packed = self.packed_grouped.get(x.shape)
         if packed is None:
             # (groups * C_out, chunk, 1, 1): group (position, chunk).
-            weight = self.kernel.reshape(positions, chunks, -1,
+            weight = self.kernel.reshape(size * size, chunks, -1,
                                          out_channels).transpose(2, 3)
             packed = torch.ops.mkldnn._reorder_convolution_weight(
                 weight.reshape(groups * out_channels, -1, 1, 1).contiguous(
@@ -216,10 +220,28 @@ class WinogradConv2d(_PacksProducts):
         out = torch.ops.mkldnn._convolution_pointwise(x, packed, None, [0, 0],
                                                       [1, 1], [1, 1], groups,
                                                       'none', [], '')
-        # (positions, tiles, chunks, C_out): the partial sums.
-        partial = out.permute(0, 2, 3, 1).reshape(tiles_count, positions,
-                                                   chunks, out_channels)
-        torch.sum(partial.transpose(0, 1), dim=2, out=products)
+        # (tiles, size, size, chunks, C_out): the partial sums.
+        products = out.permute(0, 2, 3, 1).reshape(tiles_count, size, size,
+                                                    chunks, out_channels)
+        if chunks > 1:
+            products = torch.sum(
+                products,
+                dim=3,
+                out=scratch('winograd_products',
+                            (tiles_count, size, size, out_channels),
+                            like=padded))
+        else:
+            products = products.squeeze(3)
+        out = _tiles_major_transform(
+            self.output_transform,
+            products,
+            out=scratch('winograd_output',
+                        (tiles_count, tile, tile, out_channels), like=padded),
+            half=scratch('winograd_half',
+                         (tiles_count, size, tile, out_channels),
+                         like=padded))
+        return out.view(batch, rows, cols, tile, tile,
+                        out_channels).permute(0, 1, 3, 2, 4, 5)
 
     def _grouped_chunks(self, channels: int) -> int:
         """Partial sums per product of the grouped products, or 0 where
@@ -330,30 +352,16 @@ class WinogradConv2d(_PacksProducts):
         padded[:, height + 1:].zero_()
         padded[:, :, 0].zero_()
         padded[:, :, width + 1:].zero_()
-        tiles = scratch('winograd_tiles', (size * size, tiles_count * channels),
-                        like=x)
-        tiles.view(size, size, batch, rows, cols, channels).copy_(
-            padded.unfold(1, size, tile).unfold(2, size, tile).permute(
-                4, 5, 0, 1, 2, 3))
-        # The transformed tiles overwrite the gathered ones.
-        transformed = _separable_transform(
-            self.input_transform,
-            tiles,
-            out=tiles,
-            half=scratch('winograd_half', tiles.shape, like=x))
-        products = scratch('winograd_products',
-                           (size * size, tiles_count, out_channels), like=x)
         if tiles_count < self.grouped_below_tiles and self._grouped_chunks(
                 channels) and _runs_packed(x, self.conv.weight,
                                            self.packed_grouped):
-            self._grouped_products(
-                transformed.view(size * size, -1, channels), products,
-                batch, rows, cols)
-        else:
-            torch.bmm(
-                transformed.view(size * size, -1, channels),
-                self.kernel,
-                out=products)
+            return self._grouped_tiles(padded, rows, cols)
+        transformed = self._transformed_tiles(padded, tiles_major=False)
+        products = torch.bmm(
+            transformed.view(size * size, -1, channels),
+            self.kernel,
+            out=scratch('winograd_products',
+                        (size * size, tiles_count, out_channels), like=x))
         out = _separable_transform(
             self.output_transform,
             products.view(size * size, -1),
@@ -363,6 +371,31 @@ class WinogradConv2d(_PacksProducts):
                          (tile * size, tiles_count * out_channels), like=x))
         return out.view(tile, tile, batch, rows, cols,
                         out_channels).permute(2, 3, 0, 4, 1, 5)
+
+    def _transformed_tiles(self, padded: Tensor, tiles_major: bool) -> Tensor:
+        """The tiles of zero-padded NHWC pixels (B, m rows + 2, m cols + 2,
+        C_in), gathered and input-transformed in scratch memory: tiles-major
+        (tiles, size, size, C_in) or position-major (size^2, tiles * C_in),
+        the tiles in (B, rows, cols) order."""
+        tile, size = self.tile, self.tile + 2
+        # (B, rows, cols, C_in, size, size): the overlapping tiles, a view.
+        windows = padded.unfold(1, size, tile).unfold(2, size, tile)
+        if tiles_major:
+            windows = windows.permute(0, 1, 2, 4, 5, 3)
+            shape, transform = (-1, size, size, windows.shape[-1]), \
+                _tiles_major_transform
+        else:
+            windows = windows.permute(4, 5, 0, 1, 2, 3)
+            shape, transform = (size * size, -1), _separable_transform
+        tiles = scratch('winograd_tiles', (windows.numel(), ), like=padded)
+        tiles.view(windows.shape).copy_(windows)
+        tiles = tiles.view(shape)
+        # The transformed tiles overwrite the gathered ones.
+        return transform(
+            self.input_transform,
+            tiles,
+            out=tiles,
+            half=scratch('winograd_half', tiles.shape, like=padded))
 
     def _traced_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
         """:meth:`_matrix_tiles` for inductor: both transforms as sums of
@@ -442,6 +475,34 @@ def _separable_transform(matrix: Tensor,
         matrix.expand(rows, rows, size),
         half.view(rows, size, columns),
         out=out.view(rows, rows, columns))
+    return out
+
+
+def _tiles_major_transform(matrix: Tensor, x: Tensor, out: Tensor,
+                           half: Tensor) -> Tensor:
+    """:func:`_separable_transform` of tiles-major ``x`` (N, k, k, C): the
+    transform of each tile's (k, k) positions, per channel, as products
+    batched over the tiles (along the tile columns, then the rows).
+
+    Args:
+        matrix (Tensor): (m, k).
+        x (Tensor): (N, k, k, C), contiguous.
+        out (Tensor): (N, m, m, C) result memory, which may be ``x``'s.
+        half (Tensor): (N, k, m, C) memory for the columns' transform.
+
+    Returns:
+        Tensor: ``out``; position (a, b) of tile t at ``out[t, a, b]``.
+    """
+    rows, size = matrix.shape
+    tiles, channels = x.shape[0], x.shape[-1]
+    torch.matmul(
+        matrix,
+        x.reshape(tiles * size, size, channels),
+        out=half.view(tiles * size, rows, channels))
+    torch.matmul(
+        matrix,
+        half.view(tiles, size, rows * channels),
+        out=out.view(tiles, rows, rows * channels))
     return out
 
 
