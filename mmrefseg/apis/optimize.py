@@ -59,9 +59,9 @@
   :class:`mmrefseg.models.layers.UpsampledConcatConv1x1`'s two 1x1
   convolutions and, on maps of few tiles (26 x 26),
   :class:`mmrefseg.models.layers.WinogradConv2d`'s per-position products
-  as one grouped convolution (CRIS-R50: ~2-3 % of the forward; those
-  layers round ~2x farther from float64, the logits 9.3e-6 instead of
-  8.8e-6, see ``WinogradConv2d._grouped_tiles``). The packed copies double the
+  as one grouped convolution (CRIS-R50: ~2-3 % of the forward; in sums
+  of 256 channels, which round as MKL's, see
+  ``WinogradConv2d._grouped_tiles``). The packed copies double the
   memory of those weights. fp32 CPU weights only.
   A packed module is not compiled: a graph holds the packed (opaque)
   weights only as inductor's frozen constants, which dynamo installs only

@@ -33,7 +33,7 @@ kernels instead (``_grouped_tiles``).
 
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
-3x3) by ~7e-6 (~1.3e-5 with the grouped products); oneDNN's direct fp32
+3x3) by ~7e-6 (~8e-6 with the grouped products); oneDNN's direct fp32
 convolution by 2e-7 with AVX-512 kernels and more than F(2x2, 3x3) with
 AVX2 ones. Under bf16 / fp16 (autocast or half inputs) the transforms would
 amplify the coarser rounding, so the layer falls back to the direct
@@ -111,8 +111,9 @@ class WinogradConv2d(_PacksProducts):
 
     #: Most input channels summed in one pass by the grouped products:
     #: longer sums are split into equal partial sums, added after (where
-    #: the channels divide evenly; else the batched products run).
-    grouped_chunk = 512
+    #: the channels divide evenly; else the batched products run), which
+    #: keeps their rounding at MKL's.
+    grouped_chunk = 256
 
     _packed_names = ('packed_grouped', )
 
@@ -176,14 +177,14 @@ class WinogradConv2d(_PacksProducts):
         the ~105 GMACs/s that 2 AMD EPYC Zen 4 cores reach: each is 49 rows
         against a weight it re-packs per call. The grouped convolution runs
         at 95-100 (the products alone, 1024 -> 512 channels: 13.1 -> 9.2
-        ms; whole layers, alternating: 15.6 -> 13.1 ms, 512 -> 512 9.1 ->
-        7.2 ms). It sums up to ``grouped_chunk`` channels in one pass, where
-        MKL splits the sums further, which rounds up to ~2x farther from
-        float64 (the layer's output, 512-long sums: 1.4-1.6e-5 of its
-        magnitude instead of 7e-6). Hence only few tiles and wide inputs:
-        52 x 52 maps of 512 channels would gain 1.7 ms and move CRIS-R50's
-        logits from 9.3e-6 to 9.9e-6 from float64 (8.8e-6 without grouped
-        products); 256 channels gain 0.1 ms.
+        ms; whole layers, alternating: 15.5 -> 13.8 ms, 512 -> 512 7.8 ->
+        7.1 ms, 256 -> 256 2.24 -> 2.07 ms). oneDNN sums a group's channels
+        in one pass: 512-long sums rounded ~2x farther from float64 than
+        MKL's split ones (the layer's output: 1.4-1.6e-5 of its magnitude
+        instead of 7e-6, CRIS-R50's logits 1.0e-5 instead of 8.8e-6), so
+        ``grouped_chunk`` splits them into sums of 256 (7.5-8.1e-6; the
+        logits 8.2e-6), as fast. On 52 x 52 maps the grouped products gain
+        little (512 -> 256 channels: 13.5 -> 13.2 ms).
 
         Args:
             padded (Tensor): (B, m rows + 2, m cols + 2, C_in), the
