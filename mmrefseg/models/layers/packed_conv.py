@@ -16,6 +16,7 @@ its own), and the packing snapshots the weight. Other inputs (NCHW, another
 device or dtype, autocast, gradients wanted) take ``F.conv2d``.
 """
 from collections import OrderedDict
+from typing import Callable, List
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,38 @@ from .packed_linear import _packable, _PacksWeights, _runs_packed
 from .plain_conv import is_channels_last
 
 __all__ = ['PackedConv2d']
+
+
+def _packed_for_shape(cache: OrderedDict, shape: torch.Size,
+                     weight: Callable[[], Tensor], padding: List[int],
+                     stride: List[int], dilation: List[int], groups: int,
+                     max_shapes: int) -> Tensor:
+    """A convolution weight packed by oneDNN for inputs of ``shape``, kept
+    in ``cache`` (input shape -> packed weight, the last ``max_shapes``
+    shapes used).
+
+    Args:
+        cache (OrderedDict): The layer's packed weights, updated.
+        shape (torch.Size): The input's shape.
+        weight (Callable[[], Tensor]): Gives the plain (C_out, C_in / groups,
+            kH, kW) weight; called only when ``shape`` is not cached.
+        padding (list[int]): The convolution's padding.
+        stride (list[int]): Its stride.
+        dilation (list[int]): Its dilation.
+        groups (int): Its groups.
+        max_shapes (int): Shapes kept; the least recently packed goes.
+
+    Returns:
+        Tensor: The packed weight, an opaque oneDNN tensor.
+    """
+    packed = cache.get(shape)
+    if packed is None:
+        packed = torch.ops.mkldnn._reorder_convolution_weight(
+            weight(), padding, stride, dilation, groups, list(shape))
+        cache[shape] = packed
+        if len(cache) > max_shapes:
+            cache.popitem(last=False)
+    return packed
 
 
 class PackedConv2d(_PacksWeights):
@@ -69,15 +102,10 @@ class PackedConv2d(_PacksWeights):
         self.packed_weights = OrderedDict()
 
     def _packed_for(self, shape: torch.Size) -> Tensor:
-        packed = self.packed_weights.get(shape)
-        if packed is None:
-            packed = torch.ops.mkldnn._reorder_convolution_weight(
-                self.weight.detach(), self.padding, self.stride,
-                self.dilation, self.groups, list(shape))
-            self.packed_weights[shape] = packed
-            if len(self.packed_weights) > self.max_shapes:
-                self.packed_weights.popitem(last=False)
-        return packed
+        return _packed_for_shape(self.packed_weights, shape,
+                                 self.weight.detach, self.padding,
+                                 self.stride, self.dilation, self.groups,
+                                 self.max_shapes)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, C_out, H', W'), channels-last in and out

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .packed_conv import PackedConv2d
+from .packed_conv import PackedConv2d, _packed_for_shape
 from .packed_linear import _packable, _PacksProducts, _runs_packed
 from .plain_conv import is_channels_last, is_plain_conv
 from .row_aligned import row_padded
@@ -206,18 +206,18 @@ class WinogradConv2d(_PacksProducts):
         # (B, positions * C_in, rows, cols), channels-last: each tile's
         # positions as channel groups.
         x = transformed.view(batch, rows, cols, -1).permute(0, 3, 1, 2)
-        packed = self.packed_grouped.get(x.shape)
-        if packed is None:
-            # (groups * C_out, chunk, 1, 1): group (position, chunk).
+
+        def grouped_weight() -> Tensor:
+            """(groups * C_out, chunk, 1, 1): group (position, chunk)."""
             weight = self.kernel.reshape(size * size, chunks, -1,
                                          out_channels).transpose(2, 3)
-            packed = torch.ops.mkldnn._reorder_convolution_weight(
-                weight.reshape(groups * out_channels, -1, 1, 1).contiguous(
-                    memory_format=torch.channels_last), [0, 0], [1, 1],
-                [1, 1], groups, list(x.shape))
-            self.packed_grouped[x.shape] = packed
-            if len(self.packed_grouped) > PackedConv2d.max_shapes:
-                self.packed_grouped.popitem(last=False)
+            return weight.reshape(groups * out_channels, -1, 1,
+                                  1).contiguous(
+                                      memory_format=torch.channels_last)
+
+        packed = _packed_for_shape(self.packed_grouped, x.shape,
+                                   grouped_weight, [0, 0], [1, 1], [1, 1],
+                                   groups, PackedConv2d.max_shapes)
         out = torch.ops.mkldnn._convolution_pointwise(x, packed, None, [0, 0],
                                                       [1, 1], [1, 1], groups,
                                                       'none', [], '')
