@@ -59,8 +59,8 @@
   :class:`mmrefseg.models.layers.UpsampledConcatConv1x1`'s two 1x1
   convolutions and, on maps of few tiles (26 x 26),
   :class:`mmrefseg.models.layers.WinogradConv2d`'s per-position products
-  as one grouped convolution (CRIS-R50: ~2-3 % of the forward; in sums
-  of 256 channels, which round as MKL's, see
+  as grouped convolutions (CRIS-R50: ~3-4 % of the forward; one per 256
+  input channels, accumulated, which round as MKL's, see
   ``WinogradConv2d._grouped_tiles``). The packed copies double the
   memory of those weights. fp32 CPU weights only.
   A packed module is not compiled: a graph holds the packed (opaque)

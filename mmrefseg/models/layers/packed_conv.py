@@ -16,7 +16,7 @@ its own), and the packing snapshots the weight. Other inputs (NCHW, another
 device or dtype, autocast, gradients wanted) take ``F.conv2d``.
 """
 from collections import OrderedDict
-from typing import Callable, List
+from typing import Callable, Hashable, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -28,33 +28,40 @@ from .plain_conv import is_channels_last
 __all__ = ['PackedConv2d']
 
 
-def _packed_for_shape(cache: OrderedDict, shape: torch.Size,
-                     weight: Callable[[], Tensor], padding: List[int],
-                     stride: List[int], dilation: List[int], groups: int,
-                     max_shapes: int) -> Tensor:
+def _packed_for_shape(cache: OrderedDict,
+                      shape: torch.Size,
+                      weight: Callable[[], Tensor],
+                      padding: List[int],
+                      stride: List[int],
+                      dilation: List[int],
+                      groups: int,
+                      max_shapes: int,
+                      key: Optional[Hashable] = None) -> Tensor:
     """A convolution weight packed by oneDNN for inputs of ``shape``, kept
-    in ``cache`` (input shape -> packed weight, the last ``max_shapes``
-    shapes used).
+    in ``cache`` (key -> packed weight, the last ``max_shapes`` keys used).
 
     Args:
         cache (OrderedDict): The layer's packed weights, updated.
         shape (torch.Size): The input's shape.
         weight (Callable[[], Tensor]): Gives the plain (C_out, C_in / groups,
-            kH, kW) weight; called only when ``shape`` is not cached.
+            kH, kW) weight; called only when ``key`` is not cached.
         padding (list[int]): The convolution's padding.
         stride (list[int]): Its stride.
         dilation (list[int]): Its dilation.
         groups (int): Its groups.
-        max_shapes (int): Shapes kept; the least recently packed goes.
+        max_shapes (int): Keys kept; the least recently packed goes.
+        key (Hashable, optional): The cache key, for layers that pack
+            several weights per input shape. Defaults to None (``shape``).
 
     Returns:
         Tensor: The packed weight, an opaque oneDNN tensor.
     """
-    packed = cache.get(shape)
+    key = shape if key is None else key
+    packed = cache.get(key)
     if packed is None:
         packed = torch.ops.mkldnn._reorder_convolution_weight(
             weight(), padding, stride, dilation, groups, list(shape))
-        cache[shape] = packed
+        cache[key] = packed
         if len(cache) > max_shapes:
             cache.popitem(last=False)
     return packed

@@ -28,8 +28,8 @@ fuses with the padding, the layout changes and the element-wise work around
 the layer into a few loops. The kernels are transformed once, in float64,
 when the layer is built. Once :meth:`WinogradConv2d.pack_weights` ran (what
 ``optimize_for_inference`` does on AVX-512 CPUs), channels-last maps of few
-tiles take the products as one grouped convolution on oneDNN-packed
-kernels instead (``_grouped_tiles``).
+tiles take the products as grouped convolutions on oneDNN-packed kernels
+instead, one per chunk of input channels (``_grouped_tiles``).
 
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
@@ -105,14 +105,14 @@ class WinogradConv2d(_PacksProducts):
 
     #: Below this many tiles per call, once :meth:`pack_weights` ran,
     #: channels-last inputs of at least ``grouped_chunk`` channels take the
-    #: per-position products as one grouped convolution on packed weights
+    #: per-position products as grouped convolutions on packed weights
     #: (see :meth:`_grouped_tiles`).
     grouped_below_tiles = 100
 
     #: Most input channels summed in one pass by the grouped products:
-    #: longer sums are split into equal partial sums, added after (where
-    #: the channels divide evenly; else the batched products run), which
-    #: keeps their rounding at MKL's.
+    #: longer sums are split into equal partial sums, one grouped
+    #: convolution each, accumulated (where the channels divide evenly; else
+    #: the batched products run), which keeps their rounding at MKL's.
     grouped_chunk = 256
 
     _packed_names = ('packed_grouped', )
@@ -169,8 +169,8 @@ class WinogradConv2d(_PacksProducts):
     def _grouped_tiles(self, padded: Tensor, rows: int,
                        cols: int) -> Tensor:
         """:meth:`_channels_last_tiles` with the per-position products as
-        ONE grouped 1x1 convolution (one group per tile position, the tiles
-        as its pixels) on kernels that oneDNN packed once; tiles-major
+        grouped 1x1 convolutions (one group per tile position, the tiles as
+        its pixels) on kernels that oneDNN packed once; tiles-major
         throughout, the layout of that convolution.
 
         On few tiles (26 x 26 maps: 49) MKL's batched products run at ~70 of
@@ -183,8 +183,13 @@ class WinogradConv2d(_PacksProducts):
         MKL's split ones (the layer's output: 1.4-1.6e-5 of its magnitude
         instead of 7e-6, CRIS-R50's logits 1.0e-5 instead of 8.8e-6), so
         ``grouped_chunk`` splits them into sums of 256 (7.5-8.1e-6; the
-        logits 8.2e-6), as fast. On 52 x 52 maps the grouped products gain
-        little (512 -> 256 channels: 13.5 -> 13.2 ms).
+        logits 8.2e-6), as fast: one grouped convolution per chunk of input
+        channels (gathered and transformed on its own), each after the
+        first adding its partial sums into the first one's output as it
+        writes them (oneDNN's binary post-op), which saves a pass over all
+        partial sums (512 -> 512 channels: 7.5 -> 6.8 ms). On 52 x 52 maps
+        the grouped products gain little (512 -> 256 channels: 13.5 -> 13.2
+        ms).
 
         Args:
             padded (Tensor): (B, m rows + 2, m cols + 2, C_in), the
@@ -201,38 +206,43 @@ class WinogradConv2d(_PacksProducts):
         out_channels = self.kernel.shape[2]
         tiles_count = batch * rows * cols
         chunks = self._grouped_chunks(channels)
-        groups = size * size * chunks
-        transformed = self._transformed_tiles(padded, tiles_major=True)
-        # (B, positions * C_in, rows, cols), channels-last: each tile's
-        # positions as channel groups.
-        x = transformed.view(batch, rows, cols, -1).permute(0, 3, 1, 2)
+        chunk = channels // chunks
+        groups = size * size
+        products = None
+        for index in range(chunks):
+            channel_slice = slice(index * chunk, (index + 1) * chunk)
+            transformed = self._transformed_tiles(
+                padded[..., channel_slice], tiles_major=True)
+            # (B, positions * chunk, rows, cols), channels-last: each
+            # tile's positions as channel groups.
+            x = transformed.view(batch, rows, cols, -1).permute(0, 3, 1, 2)
 
-        def grouped_weight() -> Tensor:
-            """(groups * C_out, chunk, 1, 1): group (position, chunk)."""
-            weight = self.kernel.reshape(size * size, chunks, -1,
-                                         out_channels).transpose(2, 3)
-            return weight.reshape(groups * out_channels, -1, 1,
-                                  1).contiguous(
-                                      memory_format=torch.channels_last)
+            def grouped_weight() -> Tensor:
+                """(positions * C_out, chunk, 1, 1): one group per
+                position."""
+                weight = self.kernel[:, channel_slice].transpose(1, 2)
+                return weight.reshape(groups * out_channels, chunk, 1,
+                                      1).contiguous(
+                                          memory_format=torch.channels_last)
 
-        packed = _packed_for_shape(self.packed_grouped, x.shape,
-                                   grouped_weight, [0, 0], [1, 1], [1, 1],
-                                   groups, PackedConv2d.max_shapes)
-        out = torch.ops.mkldnn._convolution_pointwise(x, packed, None, [0, 0],
-                                                      [1, 1], [1, 1], groups,
-                                                      'none', [], '')
-        # (tiles, size, size, chunks, C_out): the partial sums.
-        products = out.permute(0, 2, 3, 1).reshape(tiles_count, size, size,
-                                                    chunks, out_channels)
-        if chunks > 1:
-            products = torch.sum(
-                products,
-                dim=3,
-                out=scratch('winograd_products',
-                            (tiles_count, size, size, out_channels),
-                            like=padded))
-        else:
-            products = products.squeeze(3)
+            packed = _packed_for_shape(
+                self.packed_grouped,
+                x.shape,
+                grouped_weight, [0, 0], [1, 1], [1, 1],
+                groups,
+                PackedConv2d.max_shapes * chunks,
+                key=(index, x.shape))
+            if products is None:
+                products = torch.ops.mkldnn._convolution_pointwise(
+                    x, packed, None, [0, 0], [1, 1], [1, 1], groups, 'none',
+                    [], '')
+            else:
+                torch.ops.mkldnn._convolution_pointwise_.binary(
+                    products, x, packed, None, [0, 0], [1, 1], [1, 1],
+                    groups, 'add', 1.0, None, [], '')
+        # (tiles, size, size, C_out)
+        products = products.permute(0, 2, 3, 1).reshape(
+            tiles_count, size, size, out_channels)
         out = _tiles_major_transform(
             self.output_transform,
             products,

@@ -191,9 +191,9 @@ def test_separable_transform_is_the_kronecker_product(rows, size, in_place):
                                    lambda m: pickle.loads(pickle.dumps(m))])
 def test_grouped_products_on_packed_kernels(chunk, clone):
     """Once packed, few tiles of channels-last maps take the per-position
-    products as one grouped convolution on kernels packed per input shape:
-    the direct convolution's output, the batched kernels no longer read;
-    copies pack their own."""
+    products as grouped convolutions, one per chunk of input channels, on
+    kernels packed per input shape and chunk: the direct convolution's
+    output, the batched kernels no longer read; copies pack their own."""
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 6, 3, padding=1)
     layer = _winograd(conv)
@@ -207,7 +207,8 @@ def test_grouped_products_on_packed_kernels(chunk, clone):
         layer.kernel.fill_(float('nan'))
         again = layer(x)
         copied_out = copied(x)
-    assert len(layer.packed_grouped) == 1  # one input shape
+    # One input shape: one packed kernel per chunk.
+    assert len(layer.packed_grouped) == -(-8 // chunk)
     assert copied.packed_grouped is not layer.packed_grouped
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
