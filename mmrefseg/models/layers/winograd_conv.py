@@ -41,7 +41,7 @@ convolution there; cuDNN already chooses Winograd kernels on GPUs, so
 :func:`mmrefseg.apis.optimize_for_inference` only uses it on the CPU.
 """
 from collections import OrderedDict
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -110,9 +110,9 @@ class WinogradConv2d(_PacksProducts):
     grouped_below_tiles = 100
 
     #: Most input channels summed in one pass by the grouped products:
-    #: longer sums are split into equal partial sums, one grouped
-    #: convolution each, accumulated (where the channels divide evenly; else
-    #: the batched products run), which keeps their rounding at MKL's.
+    #: longer sums are split into partial sums as even as possible (CRIS's
+    #: 514-channel coordinate convolution: 3 of 171-172), one grouped
+    #: convolution each, accumulated, which keeps their rounding at MKL's.
     grouped_chunk = 256
 
     _packed_names = ('packed_grouped', )
@@ -205,12 +205,11 @@ class WinogradConv2d(_PacksProducts):
         tile, size = self.tile, self.tile + 2
         out_channels = self.kernel.shape[2]
         tiles_count = batch * rows * cols
-        chunks = self._grouped_chunks(channels)
-        chunk = channels // chunks
+        chunks = self._channel_chunks(channels)
         groups = size * size
         products = None
-        for index in range(chunks):
-            channel_slice = slice(index * chunk, (index + 1) * chunk)
+        for index, channel_slice in enumerate(chunks):
+            chunk = channel_slice.stop - channel_slice.start
             transformed = self._transformed_tiles(
                 padded[..., channel_slice], tiles_major=True)
             # (B, positions * chunk, rows, cols), channels-last: each
@@ -230,7 +229,7 @@ class WinogradConv2d(_PacksProducts):
                 x.shape,
                 grouped_weight, [0, 0], [1, 1], [1, 1],
                 groups,
-                PackedConv2d.max_shapes * chunks,
+                PackedConv2d.max_shapes * len(chunks),
                 key=(index, x.shape))
             if products is None:
                 products = torch.ops.mkldnn._convolution_pointwise(
@@ -254,14 +253,16 @@ class WinogradConv2d(_PacksProducts):
         return out.view(batch, rows, cols, tile, tile,
                         out_channels).permute(0, 1, 3, 2, 4, 5)
 
-    def _grouped_chunks(self, channels: int) -> int:
-        """Partial sums per product of the grouped products, or 0 where
-        they do not run: fewer channels than ``grouped_chunk``, or no even
-        split into sums of at most that many."""
+    def _channel_chunks(self, channels: int) -> List[slice]:
+        """The input channels of each grouped convolution: the fewest
+        chunks of at most ``grouped_chunk`` channels, as even as possible;
+        none (the grouped products do not run) for fewer channels than
+        ``grouped_chunk``."""
+        if channels < self.grouped_chunk:
+            return []
         chunks = -(-channels // self.grouped_chunk)
-        if channels < self.grouped_chunk or channels % chunks:
-            return 0
-        return chunks
+        bounds = [index * channels // chunks for index in range(chunks + 1)]
+        return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
 
     @staticmethod
     def supports(conv: nn.Module) -> bool:
@@ -363,7 +364,7 @@ class WinogradConv2d(_PacksProducts):
         padded[:, height + 1:].zero_()
         padded[:, :, 0].zero_()
         padded[:, :, width + 1:].zero_()
-        if tiles_count < self.grouped_below_tiles and self._grouped_chunks(
+        if tiles_count < self.grouped_below_tiles and self._channel_chunks(
                 channels) and _runs_packed(x, self.conv.weight,
                                            self.packed_grouped):
             return self._grouped_tiles(padded, rows, cols)

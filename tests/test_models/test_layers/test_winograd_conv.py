@@ -185,8 +185,8 @@ def test_separable_transform_is_the_kronecker_product(rows, size, in_place):
     torch.testing.assert_close(out, expected)
 
 
-# 8 channels: one sum; two of 4; two of 4 again (at most 5 each)
-@pytest.mark.parametrize('chunk', [8, 4, 5])
+# 8 channels: one sum; two of 4; two of 4 again (at most 5 each); 2, 3, 3
+@pytest.mark.parametrize('chunk', [8, 4, 5, 3])
 @pytest.mark.parametrize('clone', [copy.deepcopy,
                                    lambda m: pickle.loads(pickle.dumps(m))])
 def test_grouped_products_on_packed_kernels(chunk, clone):
@@ -216,16 +216,14 @@ def test_grouped_products_on_packed_kernels(chunk, clone):
     assert torch.equal(copied_out, out)
 
 
-@pytest.mark.parametrize('change',
-                         ['many_tiles', 'nchw', 'channels', 'few_channels'])
+@pytest.mark.parametrize('change', ['many_tiles', 'nchw', 'few_channels'])
 def test_batched_products_outside_the_grouped_ones(change):
-    """Many tiles, NCHW maps, fewer channels than a chunk and channels that
-    split into no equal partial sums keep the batched products, even once
-    packed."""
+    """Many tiles, NCHW maps and fewer channels than a chunk keep the
+    batched products, even once packed."""
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 6, 3, padding=1)
     layer = _winograd(conv)
-    layer.grouped_chunk = dict(channels=3, few_channels=16).get(change, 8)
+    layer.grouped_chunk = 16 if change == 'few_channels' else 8
     if change == 'many_tiles':
         layer.grouped_below_tiles = 1
     x = torch.randn(1, 8, 7, 10)
@@ -236,3 +234,19 @@ def test_batched_products_outside_the_grouped_ones(change):
         out = layer(x)
     assert not layer.packed_grouped
     torch.testing.assert_close(out, conv(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('channels,sizes', [(255, []), (256, [256]),
+                                            (512, [256, 256]),
+                                            (514, [171, 171, 172]),
+                                            (1024, [256] * 4)])
+def test_channel_chunks_cover_the_inputs_evenly(channels, sizes):
+    """The grouped products' partial sums: the fewest chunks of at most
+    ``grouped_chunk`` channels, consecutive, sizes differing by one at
+    most; none below one chunk's width."""
+    layer = WinogradConv2d(nn.Conv2d(4, 4, 3, padding=1))
+    chunks = layer._channel_chunks(channels)
+    assert [c.stop - c.start for c in chunks] == sizes
+    if chunks:
+        assert chunks[0].start == 0 and chunks[-1].stop == channels
+        assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))
