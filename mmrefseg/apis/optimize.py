@@ -57,9 +57,9 @@
   :class:`mmrefseg.models.layers.BilinearUpsampleConv3x3`'s 16 products
   (CRIS's projector: 70.6 -> 49.6 ms with its pixel-major layout),
   :class:`mmrefseg.models.layers.UpsampledConcatConv1x1`'s two 1x1
-  convolutions and, on maps of few tiles (26 x 26),
+  convolutions and, on channels-last maps,
   :class:`mmrefseg.models.layers.WinogradConv2d`'s per-position products
-  as grouped convolutions (CRIS-R50: ~3-4 % of the forward; one per 256
+  as grouped convolutions (CRIS-R50: ~5-6 % of the forward; one per 128
   input channels, accumulated, which round as MKL's, see
   ``WinogradConv2d._grouped_tiles``). The packed copies double the
   memory of those weights. fp32 CPU weights only.

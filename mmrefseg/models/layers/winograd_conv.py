@@ -27,9 +27,9 @@ sums of strided views with constant coefficients instead, which inductor
 fuses with the padding, the layout changes and the element-wise work around
 the layer into a few loops. The kernels are transformed once, in float64,
 when the layer is built. Once :meth:`WinogradConv2d.pack_weights` ran (what
-``optimize_for_inference`` does on AVX-512 CPUs), channels-last maps of few
-tiles take the products as grouped convolutions on oneDNN-packed kernels
-instead, one per chunk of input channels (``_grouped_tiles``).
+``optimize_for_inference`` does on AVX-512 CPUs), channels-last maps take
+the products as grouped convolutions on oneDNN-packed kernels instead, one
+per chunk of input channels (``_grouped_tiles``).
 
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
@@ -103,17 +103,14 @@ class WinogradConv2d(_PacksProducts):
     #: transforms are traced as element-wise sums (see ``_traced_tiles``).
     traced_transforms_from = 32
 
-    #: Below this many tiles per call, once :meth:`pack_weights` ran,
-    #: channels-last inputs of at least ``grouped_chunk`` channels take the
-    #: per-position products as grouped convolutions on packed weights
-    #: (see :meth:`_grouped_tiles`).
-    grouped_below_tiles = 100
-
-    #: Most input channels summed in one pass by the grouped products:
-    #: longer sums are split into partial sums as even as possible (CRIS's
-    #: 514-channel coordinate convolution: 3 of 171-172), one grouped
-    #: convolution each, accumulated, which keeps their rounding at MKL's.
-    grouped_chunk = 256
+    #: Once :meth:`pack_weights` ran, channels-last inputs of at least this
+    #: many channels take the per-position products as grouped
+    #: convolutions on packed weights (see :meth:`_grouped_tiles`), and
+    #: each sums at most this many input channels in one pass: longer sums
+    #: are split into partial sums as even as possible (CRIS's 514-channel
+    #: coordinate convolution: 5 of 102-103), one grouped convolution each,
+    #: accumulated, which keeps their rounding at MKL's.
+    grouped_chunk = 128
 
     _packed_names = ('packed_grouped', )
 
@@ -173,23 +170,28 @@ class WinogradConv2d(_PacksProducts):
         its pixels) on kernels that oneDNN packed once; tiles-major
         throughout, the layout of that convolution.
 
-        On few tiles (26 x 26 maps: 49) MKL's batched products run at ~70 of
-        the ~105 GMACs/s that 2 AMD EPYC Zen 4 cores reach: each is 49 rows
-        against a weight it re-packs per call. The grouped convolution runs
-        at 95-100 (the products alone, 1024 -> 512 channels: 13.1 -> 9.2
-        ms; whole layers, alternating: 15.5 -> 13.8 ms, 512 -> 512 7.8 ->
-        7.1 ms, 256 -> 256 2.24 -> 2.07 ms). oneDNN sums a group's channels
-        in one pass: 512-long sums rounded ~2x farther from float64 than
-        MKL's split ones (the layer's output: 1.4-1.6e-5 of its magnitude
-        instead of 7e-6, CRIS-R50's logits 1.0e-5 instead of 8.8e-6), so
-        ``grouped_chunk`` splits them into sums of 256 (7.5-8.1e-6; the
-        logits 8.2e-6), as fast: one grouped convolution per chunk of input
-        channels (gathered and transformed on its own), each after the
-        first adding its partial sums into the first one's output as it
-        writes them (oneDNN's binary post-op), which saves a pass over all
-        partial sums (512 -> 512 channels: 7.5 -> 6.8 ms). On 52 x 52 maps
-        the grouped products gain little (512 -> 256 channels: 13.5 -> 13.2
-        ms).
+        MKL's batched products (:meth:`_channels_last_tiles`) run at ~70 of
+        the ~105 GMACs/s that 2 AMD EPYC Zen 4 cores reach on few tiles (26
+        x 26 maps: 49 rows against a weight they re-pack per call) and their
+        position-major layout needs transposes; the grouped convolution runs
+        at 95-100 and keeps the tiles-major layout. Whole layers,
+        alternating, in a slow phase of the host: 1024 -> 512 channels at
+        26 x 26 19.0 -> 15.8 ms, 512 -> 256 at 52 x 52 19.5 -> 14.9 ms,
+        128 -> 128 at 52 x 52 4.9 -> 3.2 ms, 128 -> 128 at 104 x 104 the
+        same (10.7 vs 10.9); the CRIS-R50 forward, alternating, 11.6 ms
+        faster (in 41 of 50 rounds) than with grouped products on 26 x 26
+        maps only.
+
+        oneDNN sums a group's channels in one pass: 512-long sums rounded
+        ~2x farther from float64 than MKL's split ones, 256-long ones
+        ~1.5x on 52 x 52 maps (the layers' outputs: 1.1-1.5e-5 of their
+        magnitude instead of 7-9e-6), so ``grouped_chunk`` splits them into
+        sums of at most 128 (7.6-8.4e-6, CRIS-R50's logits 8.4e-6 from
+        float64): one grouped convolution per chunk of input channels
+        (gathered and transformed on its own), each after the first adding
+        its partial sums into the first one's output as it writes them
+        (oneDNN's binary post-op), which saves a pass over all partial sums
+        (512 -> 512 channels: 7.5 -> 6.8 ms).
 
         Args:
             padded (Tensor): (B, m rows + 2, m cols + 2, C_in), the
@@ -364,9 +366,8 @@ class WinogradConv2d(_PacksProducts):
         padded[:, height + 1:].zero_()
         padded[:, :, 0].zero_()
         padded[:, :, width + 1:].zero_()
-        if tiles_count < self.grouped_below_tiles and self._channel_chunks(
-                channels) and _runs_packed(x, self.conv.weight,
-                                           self.packed_grouped):
+        if self._channel_chunks(channels) and _runs_packed(
+                x, self.conv.weight, self.packed_grouped):
             return self._grouped_tiles(padded, rows, cols)
         transformed = self._transformed_tiles(padded, tiles_major=False)
         products = torch.bmm(
