@@ -89,11 +89,18 @@ class WinogradConv2d(_PacksProducts):
     """
 
     #: Below this many output pixels per call (batch included) the direct
-    #: convolution runs instead: on few tiles the per-position products are
-    #: too small to run fast. 13 x 13 maps, 512 channels, 2 AMD EPYC Zen 4
-    #: cores: 3.9 ms F(4x4), 3.3 ms direct (oneDNN, packed); 1024 -> 512
-    #: channels: 8.5 vs 7.7 ms; 26 x 26 maps: 10.6 vs 13.7 ms.
+    #: convolution runs instead of the batched products: on few tiles they
+    #: are too small to run fast. 13 x 13 maps, 512 channels, 2 AMD EPYC
+    #: Zen 4 cores: 3.9 ms F(4x4), 3.3 ms direct (oneDNN, packed); 1024 ->
+    #: 512 channels: 8.5 vs 7.7 ms; 26 x 26 maps: 10.6 vs 13.7 ms.
     direct_below_pixels = 512
+
+    #: The same for the grouped products (:meth:`_grouped_tiles`), which
+    #: run fast on fewer tiles: 13 x 13 maps, 512 channels: 3.1 ms, direct
+    #: 3.3 ms; 1024 -> 512 channels: 6.3 vs 7.7 ms (CRIS-R50's forward,
+    #: alternating: 2.6 ms faster in 28 of 40 rounds); 7 x 7 maps: 1.9 vs
+    #: 1.0 ms.
+    grouped_direct_below_pixels = 128
 
     #: Below this many tiles per call the products run tiles-major (see
     #: forward).
@@ -274,11 +281,13 @@ class WinogradConv2d(_PacksProducts):
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, C_out, H, W)."""
         batch, _, height, width = x.shape
+        grouped = self._runs_grouped(x)
+        direct_below = (self.grouped_direct_below_pixels
+                        if grouped else self.direct_below_pixels)
         if x.dtype != torch.float32 or torch.is_autocast_enabled(
-                x.device.type
-        ) or batch * height * width < self.direct_below_pixels or (
+                x.device.type) or batch * height * width < direct_below or (
                     torch.is_grad_enabled() and
-                (x.requires_grad or self.conv.weight.requires_grad)):
+                    (x.requires_grad or self.conv.weight.requires_grad)):
             # Gradients wanted: the convolution, whose weight they reach
             # (the transformed kernel is a snapshot).
             return self.conv(x)
@@ -287,7 +296,7 @@ class WinogradConv2d(_PacksProducts):
         if is_channels_last(x) and not torch.compiler.is_compiling():
             # (B, rows, m, cols, m, C_out) in scratch memory: the output is
             # a new tensor, the bias added as the tiles are laid out.
-            tiles = self._channels_last_tiles(x, rows, cols)
+            tiles = self._channels_last_tiles(x, rows, cols, grouped)
             out = x.new_empty(batch, tile * rows, tile * cols, tiles.shape[-1])
             if self.conv.bias is None:
                 out.view(tiles.shape).copy_(tiles)
@@ -344,14 +353,24 @@ class WinogradConv2d(_PacksProducts):
         out = out.view(tile, tile, *layout).permute(*order)
         return out.reshape(batch, out_channels, tile * rows, tile * cols)
 
-    def _channels_last_tiles(self, x: Tensor, rows: int, cols: int) -> Tensor:
+    def _runs_grouped(self, x: Tensor) -> bool:
+        """Whether the products of ``x`` (B, C_in, H, W) run as
+        :meth:`_grouped_tiles`: a channels-last eager fp32 input of enough
+        channels, once :meth:`pack_weights` ran."""
+        return (is_channels_last(x) and not torch.compiler.is_compiling()
+                and bool(self._channel_chunks(x.shape[1]))
+                and _runs_packed(x, self.conv.weight, self.packed_grouped))
+
+    def _channels_last_tiles(self, x: Tensor, rows: int, cols: int,
+                             grouped: bool) -> Tensor:
         """Unpadded channels-last (B, C_in, H, W) -> the output tiles
         (B, rows, m, cols, m, C_out), a view into scratch memory (valid
         until this thread's next call of any WinogradConv2d):
         tiles-major products on the NHWC memory, whose tile gathers and
         output scatter copy whole channel vectors (in a channels-last
-        model, see ``optimize_for_inference``'s ``channels_last``). The
-        temporaries live in :func:`scratch` buffers, not fresh memory."""
+        model, see ``optimize_for_inference``'s ``channels_last``), as
+        :meth:`_grouped_tiles` where ``grouped``. The temporaries live in
+        :func:`scratch` buffers, not fresh memory."""
         batch, channels, height, width = x.shape
         tile, size = self.tile, self.tile + 2
         out_channels = self.kernel.shape[2]
@@ -366,8 +385,7 @@ class WinogradConv2d(_PacksProducts):
         padded[:, height + 1:].zero_()
         padded[:, :, 0].zero_()
         padded[:, :, width + 1:].zero_()
-        if self._channel_chunks(channels) and _runs_packed(
-                x, self.conv.weight, self.packed_grouped):
+        if grouped:
             return self._grouped_tiles(padded, rows, cols)
         transformed = self._transformed_tiles(padded, tiles_major=False)
         products = torch.bmm(

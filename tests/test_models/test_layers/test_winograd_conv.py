@@ -120,6 +120,27 @@ def test_small_maps_take_the_direct_convolution(batch, size, direct):
     torch.testing.assert_close(out, conv(x), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize('size,direct', [(7, True), (13, False)])
+def test_grouped_products_run_on_smaller_maps(size, direct):
+    """Once packed, channels-last maps of ``grouped_direct_below_pixels``
+    output pixels or more (13 x 13, where the batched products would leave
+    them to the direct convolution) take the grouped products."""
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    layer = WinogradConv2d(conv)
+    layer.grouped_chunk = 8
+    x = torch.randn(1, 8, size, size).contiguous(
+        memory_format=torch.channels_last)
+    calls = []
+    with torch.no_grad():
+        expected = conv(x)
+        conv.register_forward_hook(lambda *args: calls.append(1))
+        assert layer.pack_weights()
+        out = layer(x)
+    assert calls == ([1] if direct else [])
+    assert bool(layer.packed_grouped) != direct
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize('conv', [
     nn.Conv2d(4, 4, 3, padding=1, stride=2),
     nn.Conv2d(4, 4, 3, padding=2, dilation=2),
