@@ -165,8 +165,8 @@ class WinogradConv2d(_PacksProducts):
 
     def _packed_products(self, rows: int) -> Optional[OrderedDict]:
         """An empty cache of the grouped products' packed kernels, filled
-        per input shape by :meth:`_grouped_tiles`; None where oneDNN
-        cannot run them (``rows`` is not needed: the packing depends on the
+        per input shape and chunk of channels by :meth:`_grouped_tiles`;
+        None where oneDNN cannot run them (``rows`` is not needed: the packing depends on the
         input's shape)."""
         return OrderedDict() if _packable(self.kernel) else None
 
