@@ -174,6 +174,31 @@ def test_the_convolution_inside_winograd_is_packed_for_small_maps():
     assert half.dtype == torch.bfloat16
 
 
+@pytest.mark.parametrize('avx512', [False, True])
+def test_packed_convs_give_winograd_its_grouped_products(avx512,
+                                                         monkeypatch):
+    """With packed convolutions every WinogradConv2d packs its products
+    too, on any CPU (``packed_linear`` packs them only with AVX-512), so
+    that channels-last maps take the grouped products."""
+    from mmrefseg.apis import optimize
+    monkeypatch.setattr(optimize, 'cpu_has_avx512', lambda: avx512)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1)).eval()
+    expected_model = copy.deepcopy(model)
+    optimize_for_inference(
+        model, winograd_cfg=dict(min_channels=8), channels_last=True)
+    layer = model[0]
+    assert isinstance(layer, WinogradConv2d)
+    layer.grouped_chunk = 8
+    assert layer.packed_grouped is not None
+    x = torch.randn(1, 8, 16, 16)
+    with torch.inference_mode():
+        out = model(x.contiguous(memory_format=torch.channels_last))
+        expected = expected_model(x)
+    assert layer.packed_grouped  # the grouped products ran
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_winograd_keeps_the_outputs(tiny_model, monkeypatch):
     # Winograd on the tiny model's small maps too.
     monkeypatch.setattr(WinogradConv2d, 'direct_below_pixels', 0)
