@@ -403,7 +403,8 @@ def use_packed_convs(model: nn.Module) -> int:
 
     count = _replace_children(model, replacement)
     for module in model.modules():
-        if isinstance(module, WinogradConv2d) and module.packed_grouped is None:
+        if isinstance(module,
+                      WinogradConv2d) and module.packed_grouped is None:
             module.pack_weights()
     return count
 

@@ -27,9 +27,10 @@ sums of strided views with constant coefficients instead, which inductor
 fuses with the padding, the layout changes and the element-wise work around
 the layer into a few loops. The kernels are transformed once, in float64,
 when the layer is built. Once :meth:`WinogradConv2d.pack_weights` ran (what
-``optimize_for_inference`` does on AVX-512 CPUs), channels-last maps take
-the products as grouped convolutions on oneDNN-packed kernels instead, one
-per chunk of input channels (``_grouped_tiles``).
+``optimize_for_inference`` does on CPUs with its packed convolutions,
+``channels_last``), channels-last maps take the products as grouped
+convolutions on oneDNN-packed kernels instead, one per chunk of input
+channels (``_grouped_tiles``).
 
 Rounding: measured against a float64 convolution (256 -> 128 channels,
 relative to the largest output), F(2x2, 3x3) rounds by ~3e-7 and F(4x4,
@@ -166,8 +167,8 @@ class WinogradConv2d(_PacksProducts):
     def _packed_products(self, rows: int) -> Optional[OrderedDict]:
         """An empty cache of the grouped products' packed kernels, filled
         per input shape and chunk of channels by :meth:`_grouped_tiles`;
-        None where oneDNN cannot run them (``rows`` is not needed: the packing depends on the
-        input's shape)."""
+        None where oneDNN cannot run them (``rows`` is not needed: the
+        packing depends on the input's shape)."""
         return OrderedDict() if _packable(self.kernel) else None
 
     def _grouped_tiles(self, padded: Tensor, rows: int,
