@@ -3,7 +3,8 @@
 Usage::
 
     python demo/image_demo.py IMAGE SENTENCE [SENTENCE ...] CONFIG \\
-        [CHECKPOINT] [--out-file out.png] [--device cpu]
+        [CHECKPOINT] [--out-file out.png] [--device cpu] \\
+        [--backend pytorch|onnxruntime|openvino] [--precision fp32|bf16]
 
 The positional arguments are read in this order: the image, one or more
 sentences, the config (ends in ``.py``) and optionally the checkpoint (which
@@ -11,7 +12,9 @@ never ends in ``.py``, so the split is unambiguous). All sentences of the image 
 one batch. With one sentence the picture is written to ``--out-file``; with
 several, one picture per sentence, named by index: ``out.png`` becomes
 ``out_0.png``, ``out_1.png``, ... Each picture shows the mask over the image
-and the sentence printed on top.
+and the sentence printed on top. With ``--backend onnxruntime`` or
+``openvino`` the CHECKPOINT is the ``.onnx`` file written by
+``tools/deployment/pytorch2onnx.py``.
 
 Example::
 
@@ -33,7 +36,8 @@ import mmcv
 from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
-from mmrefseg.apis import check_sentences, inference_model, init_model
+from mmrefseg.apis import (BACKENDS, PRECISIONS, check_sentences,
+                           inference_model, init_model)
 from mmrefseg.registry import VISUALIZERS
 
 
@@ -86,8 +90,14 @@ def parse_args(argv=None):
         '--opacity', type=float, default=0.5,
         help='opacity of the mask fill, in [0, 1] (default: 0.5)')
     parser.add_argument(
-        '--autocast', choices=['bf16', 'fp16'], default=None,
-        help='run under autocast in this dtype (default: fp32)')
+        '--backend', choices=BACKENDS, default='pytorch',
+        help='where the model runs; onnxruntime and openvino take the file '
+        'exported by tools/deployment/pytorch2onnx.py as CHECKPOINT '
+        '(default: pytorch)')
+    parser.add_argument(
+        '--precision', choices=PRECISIONS, default='fp32',
+        help='fp32, or bf16 (PyTorch: autocast; OpenVINO: its inference '
+        'precision) (default: fp32)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -123,7 +133,8 @@ def main(argv=None) -> int:
         args.checkpoint,
         device=args.device,
         cfg_options=args.cfg_options,
-        inference_cfg=dict(autocast=args.autocast))
+        backend=args.backend,
+        precision=args.precision)
     predictions = inference_model(model, args.img, args.texts)
 
     vis_cfg = dict(model.cfg.get('visualizer') or

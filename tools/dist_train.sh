@@ -16,6 +16,10 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The repository's environment when it exists, so that no activation is needed.
+if [[ -z "${PYTHON:-}" && -x "$ROOT/.venv/bin/python" ]]; then
+    PYTHON="$ROOT/.venv/bin/python"
+fi
 PYTHON=${PYTHON:-python}
 
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \

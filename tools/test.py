@@ -1,5 +1,11 @@
 """Test a referring segmentor: ``python tools/test.py CONFIG CHECKPOINT``.
 
+``--backend onnxruntime`` or ``--backend openvino`` evaluates a model
+exported by ``tools/deployment/pytorch2onnx.py`` (CHECKPOINT is then the
+``.onnx`` file) with the same data pipeline, tokenizer, post-processing and
+metrics; ``--precision bf16`` runs it in bf16 (OpenVINO's inference
+precision; for PyTorch, autocast).
+
 Outputs, none of which replaces an existing file:
 
 - the metrics of the config's ``test_evaluator`` (logged, and kept under
@@ -22,12 +28,14 @@ import os
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank
 from mmengine.fileio import dump
 from mmengine.runner import Runner
 
 from mmrefseg import register_all_modules
+from mmrefseg.apis import BACKENDS, PRECISIONS
 from mmrefseg.evaluation.metrics import DumpReferResults
 from mmrefseg.registry import RUNNERS
 from mmrefseg.utils import setup_distributed, teardown_distributed
@@ -67,6 +75,18 @@ def parse_args(argv=None):
         'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
+    parser.add_argument(
+        '--backend',
+        choices=BACKENDS,
+        default='pytorch',
+        help='where the model runs; onnxruntime and openvino take the file '
+        'exported by tools/deployment/pytorch2onnx.py as CHECKPOINT')
+    parser.add_argument(
+        '--precision',
+        choices=PRECISIONS,
+        default='fp32',
+        help='fp32, or bf16 (PyTorch: autocast; OpenVINO: its inference '
+        'precision)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -112,6 +132,29 @@ def trigger_visualization_hook(cfg: Config, args) -> None:
         hook['test_out_dir'] = args.show_dir
 
 
+def use_backend(cfg: Config, args) -> None:
+    """Points the config's model at the checkpoint in the chosen backend."""
+    if args.backend == 'pytorch':
+        cfg.load_from = args.checkpoint
+        if args.precision == 'bf16':
+            # mmengine's TestLoop autocasts with fp16=True: to bf16 on the
+            # CPU, to torch's autocast dtype on a GPU.
+            cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+            if torch.cuda.is_available():
+                torch.set_autocast_dtype('cuda', torch.bfloat16)
+        return
+    # The deployed model takes its data preprocessor from the model config;
+    # the Runner would otherwise pass the top-level one as an argument.
+    cfg.data_preprocessor = None
+    cfg.model = dict(
+        type='DeployedReferSegmentor',
+        model=cfg.model,
+        backend=args.backend,
+        backend_file=args.checkpoint,
+        precision=args.precision)
+    cfg.load_from = None
+
+
 def main(argv=None):
     args = parse_args(argv)
     check_paths(args)
@@ -127,7 +170,7 @@ def main(argv=None):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    use_backend(cfg, args)
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     setup_distributed(cfg, args.launcher)

@@ -23,10 +23,15 @@ from .optimize import (inference_autocast, merge_inference_cfg,
 
 __all__ = [
     'ReferPrediction', 'ReferInferencePipeline', 'init_model',
-    'inference_model', 'check_sentences'
+    'inference_model', 'check_sentences', 'BACKENDS', 'PRECISIONS'
 ]
 
 ImageType = Union[str, Path, np.ndarray]
+
+#: Where :func:`init_model` runs a model.
+BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
+#: Numeric precisions of :func:`init_model`.
+PRECISIONS = ('fp32', 'bf16')
 
 #: Transforms of a test pipeline that read annotations: an inference input
 #: has none.
@@ -140,7 +145,9 @@ def init_model(config: Union[str, Path, Config, ConfigDict],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
                cfg_options: Optional[dict] = None,
-               inference_cfg: Optional[dict] = None) -> nn.Module:
+               inference_cfg: Optional[dict] = None,
+               backend: str = 'pytorch',
+               precision: str = 'fp32') -> nn.Module:
     """Builds a referring segmentor for inference.
 
     Nothing is downloaded: pre-trained encoder paths in the config are not
@@ -148,40 +155,57 @@ def init_model(config: Union[str, Path, Config, ConfigDict],
     Runner load under torch's ``weights_only`` default (importing
     ``mmrefseg.engine`` registers what they need).
 
-    The model gets ``model.cfg`` and ``model.inference_cfg``: the config's
-    top-level ``inference_cfg`` updated by ``inference_cfg`` (see
-    :data:`mmrefseg.apis.optimize.DEFAULT_INFERENCE_CFG`: BN folding on,
-    channels-last on the CPU, compile and autocast off), whose
-    transforms are applied.
+    With ``backend='pytorch'`` the model gets ``model.cfg`` and
+    ``model.inference_cfg``: the config's top-level ``inference_cfg``
+    updated by ``inference_cfg`` (see
+    :data:`mmrefseg.apis.optimize.DEFAULT_INFERENCE_CFG`: BN folding and
+    fused attention on, compile and autocast off), whose options are
+    applied. With ``backend='onnxruntime'`` or ``'openvino'``,
+    ``checkpoint`` is a file exported by ``tools/deployment/pytorch2onnx.py``
+    and the model is a :class:`mmrefseg.deploy.DeployedReferSegmentor`:
+    the same tokenizer, pre- and post-processing around the runtime.
 
     Args:
         config (str | Path | Config): Config file or object.
-        checkpoint (str, optional): Checkpoint; None keeps random weights.
-            Defaults to None.
+        checkpoint (str, optional): Checkpoint (PyTorch) or exported model
+            file (other backends); None keeps random weights (PyTorch
+            only). Defaults to None.
         device (str): Defaults to 'cpu'.
         cfg_options (dict, optional): Overrides merged into the config.
             Defaults to None.
-        inference_cfg (dict, optional): Overrides of the inference config.
-            Defaults to None.
+        inference_cfg (dict, optional): Overrides of the inference config
+            (PyTorch only). Defaults to None.
+        backend (str): 'pytorch', 'onnxruntime' or 'openvino'. Defaults to
+            'pytorch'.
+        precision (str): 'fp32' or 'bf16' (PyTorch: autocast; OpenVINO:
+            its inference precision hint). Defaults to 'fp32'.
 
     Returns:
         nn.Module: The model in eval mode on ``device``.
     """
-    from mmrefseg.utils import register_all_modules
+    if backend not in BACKENDS:
+        raise ValueError(f'Unknown backend {backend!r}; choose from '
+                         f'{list(BACKENDS)}')
+    if precision not in PRECISIONS:
+        raise ValueError(f'Unknown precision {precision!r}; choose from '
+                         f'{list(PRECISIONS)}')
+    if backend != 'pytorch':
+        if checkpoint is None:
+            raise ValueError(f'backend={backend!r} needs the exported model '
+                             'file as checkpoint')
+        from mmrefseg.deploy import build_deployed_model
+        return build_deployed_model(
+            config,
+            checkpoint,
+            backend=backend,
+            precision=precision,
+            device=device,
+            cfg_options=cfg_options)
+    if precision == 'bf16':
+        inference_cfg = dict(inference_cfg or {}, autocast='bf16')
+    from mmrefseg.utils import load_config, register_all_modules
     register_all_modules(init_default_scope=False)
-    if isinstance(config, (str, Path)):
-        config = Config.fromfile(str(config))
-    elif isinstance(config, ConfigDict):
-        config = Config(copy.deepcopy(config.to_dict()))
-    elif isinstance(config, Config):
-        config = copy.deepcopy(config)
-    else:
-        raise TypeError('config must be a file name or a Config, got '
-                        f'{type(config).__name__}')
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
-    if 'model' not in config:
-        raise KeyError(f'The config {config.filename} has no "model"')
+    config = load_config(config, cfg_options)
     config.model.train_cfg = None
     init_default_scope(config.get('default_scope', 'mmrefseg'))
 
@@ -312,7 +336,7 @@ def inference_model(
         copied.set_metainfo(dict(text=sentence))
         samples.append(copied)
 
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device
     inference_cfg = getattr(model, 'inference_cfg', None) or {}
     with torch.inference_mode(), inference_autocast(
             device, inference_cfg.get('autocast')):

@@ -50,6 +50,10 @@ class ReferInferencer(BaseInferencer):
         scope (str): Registry scope. Defaults to 'mmrefseg'.
         inference_cfg (dict, optional): Overrides of the inference config
             (see :func:`mmrefseg.apis.init_model`). Defaults to None.
+        backend (str): 'pytorch', 'onnxruntime' or 'openvino'; the last two
+            take the exported ``.onnx`` file as ``weights``. Defaults to
+            'pytorch'.
+        precision (str): 'fp32' or 'bf16'. Defaults to 'fp32'.
         show_progress (bool): Show a progress bar. Defaults to False.
     """
 
@@ -64,10 +68,14 @@ class ReferInferencer(BaseInferencer):
                  device: Optional[str] = None,
                  scope: str = 'mmrefseg',
                  inference_cfg: Optional[dict] = None,
+                 backend: str = 'pytorch',
+                 precision: str = 'fp32',
                  show_progress: bool = False) -> None:
         from mmrefseg.utils import register_all_modules
         register_all_modules(init_default_scope=False)
         self._inference_cfg = inference_cfg
+        self._backend = backend
+        self._precision = precision
         super().__init__(
             model=model,
             weights=weights,
@@ -80,7 +88,12 @@ class ReferInferencer(BaseInferencer):
         if not cfg or 'model' not in cfg:
             raise ValueError('ReferInferencer needs a config with a model')
         return init_model(
-            cfg, weights, device or 'cpu', inference_cfg=self._inference_cfg)
+            cfg,
+            weights,
+            device or 'cpu',
+            inference_cfg=self._inference_cfg,
+            backend=self._backend,
+            precision=self._precision)
 
     def _init_pipeline(self, cfg: Config):
         return _inference_pipeline(self.model)

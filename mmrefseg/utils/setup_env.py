@@ -19,6 +19,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     mmseg.utils.register_all_modules(init_default_scope=False)
 
     import mmrefseg.datasets  # noqa: F401
+    import mmrefseg.deploy  # noqa: F401
     import mmrefseg.engine  # noqa: F401
     import mmrefseg.evaluation  # noqa: F401
     import mmrefseg.models  # noqa: F401

@@ -66,3 +66,20 @@ def test_too_long_and_non_ascii_sentences_are_handled(model, image):
     for result in results:
         assert result.mask.shape == image.shape[:2]
         assert np.isfinite(result.prob).all()
+
+
+def test_unknown_backend_precision_and_missing_export_are_refused():
+    with pytest.raises(ValueError, match="'tensorrt'"):
+        init_model(TINY_CONFIG, backend='tensorrt')
+    with pytest.raises(ValueError, match="'int8'"):
+        init_model(TINY_CONFIG, precision='int8')
+    with pytest.raises(ValueError, match='exported model file'):
+        init_model(TINY_CONFIG, backend='onnxruntime')
+
+
+def test_bf16_precision_is_autocast_in_pytorch(image):
+    with pytest.warns(UserWarning, match='random weights'):
+        model = init_model(TINY_CONFIG, precision='bf16')
+    assert model.inference_cfg['autocast'] == 'bf16'
+    assert inference_model(model, image, 'the red circle').mask.shape == \
+        image.shape[:2]

@@ -111,3 +111,47 @@ def test_bad_paths_are_reported(test_tool, tool_config, trained_checkpoint,
         argv += ['--out', args['out']]
     with pytest.raises(SystemExit, match=message):
         test_tool.main(argv)
+
+
+def _decoded_masks(results):
+    return [
+        mask_utils.decode(
+            dict(size=p['pred_mask']['size'],
+                 counts=p['pred_mask']['counts'].encode()))
+        for p in results['predictions']
+    ]
+
+
+@pytest.fixture(scope='module')
+def exported_model(tool_config, trained_checkpoint, tmp_path_factory):
+    """The trained tiny CRIS exported by tools/deployment/pytorch2onnx.py."""
+    _, checkpoint = trained_checkpoint
+    out = str(tmp_path_factory.mktemp('exported') / 'cris_tiny.onnx')
+    python_tool('deployment/pytorch2onnx.py', tool_config, checkpoint,
+                '--out', out, '--shape', '64', '64')
+    return out
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_exported_model_gives_the_pytorch_masks_and_metrics(
+        backend, test_run, exported_model, tool_config, tmp_path):
+    out = str(tmp_path / 'results.json')
+    proc = python_tool('test.py', tool_config, exported_model, '--backend',
+                       backend, '--work-dir', str(tmp_path / 'work_dir'),
+                       '--out', out, '--cfg-options',
+                       'model.test_cfg.threshold=0.01')
+    if backend == 'openvino':
+        # The precision is set, never left to OpenVINO, and logged.
+        assert 'in f32 (requested fp32)' in proc.stdout + proc.stderr
+    with open(out) as f:
+        deployed = json.load(f)
+    expected, _ = test_run
+    assert [(p['image_id'], p['sent_id']) for p in deployed['predictions']] \
+        == [(p['image_id'], p['sent_id']) for p in expected['predictions']]
+    differing = sum(
+        int((mask != reference).sum()) for mask, reference in zip(
+            _decoded_masks(deployed), _decoded_masks(expected)))
+    total = sum(mask.size for mask in _decoded_masks(expected))
+    assert differing <= 1e-3 * total
+    for key, value in expected['metrics'].items():
+        assert deployed['metrics'][key] == pytest.approx(value, abs=0.1)

@@ -10,7 +10,6 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrefseg.registry import MODELS
-from ..layers.plain_conv import is_channels_last
 from ..utils import load_clip_state_dict, load_encoder_weights, select_prefix
 
 __all__ = ['CLIPResNet']
@@ -168,14 +167,9 @@ class CLIPResNet(BaseModule):
         global_feat = pooled[:, 0] if self.with_global else None
         dense = pooled[:, -height * width:].transpose(1, 2).reshape(
             batch, -1, height, width)
-        # Contiguous (not channels-last) as the reference's C5 for an NCHW
-        # model: the layout picks the neck's convolution algorithm, hence
-        # its rounding. A channels-last model keeps its layout, which the
-        # neck's packed convolutions take.
-        memory_format = (torch.channels_last if is_channels_last(x) else
-                         torch.contiguous_format)
-        return F.relu(dense + residual).contiguous(
-            memory_format=memory_format), global_feat
+        # Contiguous, as the reference's C5: the layout picks the neck's
+        # convolution algorithm, hence its rounding.
+        return F.relu(dense + residual).contiguous(), global_feat
 
     def _positional_embedding(self, height: int,
                               width: int) -> Tuple[Tensor, Tensor]:

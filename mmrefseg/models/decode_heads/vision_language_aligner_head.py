@@ -235,15 +235,6 @@ class VisionLanguageAlignerHead(BaseReferHead):
         pixels = pixels.transpose(1, 2).reshape(batch, channels, height, width)
         return pixels, queries
 
-    def fold_mask_projection(self) -> bool:
-        """Inference transform: the mask upsampler's final conv1x1 moves
-        into the dynamic convolution (see
-        :meth:`MaskFeatureUpsampler.fold_projection_into`); a no-op for
-        ``kernel_source='static'``."""
-        if self.kernel_source == 'static':
-            return False
-        return self.mask_upsampler.fold_projection_into(self.dynamic_conv)
-
     def query_scores(self, queries: Tensor) -> Tensor:
         """Multi-Query Estimator (eq. 13): (B, Nq, C) -> (B, Nq), rows sum to
         one (equal weights 1/Nq without the estimator)."""

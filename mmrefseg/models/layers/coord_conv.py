@@ -4,7 +4,6 @@ import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor
 
-from .plain_conv import is_channels_last
 from .table_cache import table_cache
 
 __all__ = ['coordinate_map', 'CoordConvModule']
@@ -57,21 +56,7 @@ class CoordConvModule(ConvModule):
         super().__init__(in_channels + 2, out_channels, kernel_size, **kwargs)
 
     def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
-        """(B, C, H, W) -> (B, out_channels, H', W'), channels-last for a
-        channels-last ``x``."""
-        batch, channels, height, width = x.shape
-        coords = coordinate_map(height, width, x.device,
-                                x.dtype).expand(batch, -1, -1, -1)
-        if is_channels_last(x):
-            # torch.cat would return NCHW (the coordinates are): the
-            # convolution would take its slower NCHW path.
-            out = torch.empty((batch, channels + 2, height, width),
-                              dtype=x.dtype,
-                              device=x.device,
-                              memory_format=torch.channels_last)
-            out[:, :channels] = x
-            out[:, channels:] = coords
-            x = out
-        else:
-            x = torch.cat([x, coords], dim=1)
+        """(B, C, H, W) -> (B, out_channels, H', W')."""
+        coords = coordinate_map(x.shape[2], x.shape[3], x.device, x.dtype)
+        x = torch.cat([x, coords.expand(x.shape[0], -1, -1, -1)], dim=1)
         return super().forward(x, *args, **kwargs)

@@ -10,8 +10,6 @@ from typing import Optional
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
-from .dynamic_conv import DynamicConv2d
-
 __all__ = ['MaskFeatureUpsampler']
 
 
@@ -71,19 +69,3 @@ class MaskFeatureUpsampler(nn.Sequential):
         super().__init__(*layers)
         self.in_channels = in_channels
         self.out_channels = out_channels
-
-    def fold_projection_into(self, dynamic_conv: DynamicConv2d) -> bool:
-        """Moves the final conv1x1 into ``dynamic_conv``, the layer that
-        consumes this module's output (inference only, see
-        :meth:`DynamicConv2d.fold_input_projection`). The module then ends
-        with the last conv3x3 block.
-
-        Returns:
-            bool: Whether a projection was moved (False if already done).
-        """
-        last = len(self) - 1
-        if not isinstance(self[last], nn.Conv2d):
-            return False
-        dynamic_conv.fold_input_projection(self[last])
-        self[last] = nn.Identity()
-        return True

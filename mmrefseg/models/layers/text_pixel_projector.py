@@ -63,12 +63,6 @@ class TextPixelProjector(nn.Module):
         self.dynamic_conv = DynamicConv2d(channels, kernel_size)
         self.txt = nn.Linear(text_channels, self.dynamic_conv.num_params)
 
-    def fold_mask_projection(self) -> bool:
-        """Inference transform: ``vis``'s final conv1x1 moves into the
-        dynamic convolution (see
-        :meth:`MaskFeatureUpsampler.fold_projection_into`)."""
-        return self.vis.fold_projection_into(self.dynamic_conv)
-
     def forward(self, pixel_feats: Tensor, sentence_feat: Tensor) -> Tensor:
         """Computes the mask logits.
 

@@ -24,16 +24,13 @@ instead (faster, especially for the 676 x 676 self-attention, and what EAVL,
 which has no reference to match, uses by default).
 """
 import math
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
-
-from .packed_linear import (_linear, _pack, _packable, _PacksProducts,
-                            _runs_packed)
 
 __all__ = [
     'VLMultiheadAttention', 'VLTransformerDecoderLayer',
@@ -52,7 +49,7 @@ def _seq_first_pos(pos: Optional[Tensor]) -> Optional[Tensor]:
     return pos.unsqueeze(1) if pos.dim() == 2 else pos.transpose(0, 1)
 
 
-class VLMultiheadAttention(_PacksProducts):
+class VLMultiheadAttention(nn.Module):
     """Multi-head attention with ``nn.MultiheadAttention``'s parameters.
 
     By default the computation is the one of ``nn.MultiheadAttention`` with
@@ -71,32 +68,14 @@ class VLMultiheadAttention(_PacksProducts):
             (L, B, C), the layout the computation runs in. Defaults to True.
         fused (bool): Use ``F.scaled_dot_product_attention``. Defaults to
             False.
-        fold_projections (bool): When the keys are few (``num_heads * Nk <
-            embed_dims``, e.g. CRIS's 17 words against 676 pixels), fold the
-            query projection into the keys and the output projection into
-            the values (see :meth:`_forward_folded`): the long query
-            sequence then passes through two (C x heads * Nk) products
-            instead of two (C x C) ones. Same result up to float rounding;
-            an inference option (``inference_cfg.fold_attention``).
-            Defaults to False.
     """
-
-    #: Outside autograd, the reference-order path attends in blocks of
-    #: queries whose scores take at most this many bytes (8 heads x 676
-    #: keys: 193 queries), so that each block stays in the cache between
-    #: its three steps. CRIS's 676-pixel self-attention alone: 15 -> 9 ms
-    #: on 2 CPU cores; the whole CRIS-R50 forward: ~5 ms less.
-    score_block_bytes = 4 * 2**20
-
-    _packed_names = ('packed_in_proj', )
 
     def __init__(self,
                  embed_dims: int,
                  num_heads: int,
                  dropout: float = 0.0,
                  batch_first: bool = True,
-                 fused: bool = False,
-                 fold_projections: bool = False):
+                 fused: bool = False):
         super().__init__()
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by '
@@ -106,13 +85,11 @@ class VLMultiheadAttention(_PacksProducts):
         self.dropout = dropout
         self.batch_first = batch_first
         self.fused = fused
-        self.fold_projections = fold_projections
         self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dims,
                                                        embed_dims))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dims))
         self.out_proj = nn.Linear(embed_dims, embed_dims)
         self._reset_parameters()
-        self._pack_weights()  # packed_in_proj = None until pack_weights
 
     def _reset_parameters(self):
         # The initialisation of nn.MultiheadAttention.
@@ -123,7 +100,6 @@ class VLMultiheadAttention(_PacksProducts):
     def _split_heads(self, x: Tensor) -> Tensor:
         """(L, B, C) -> (B * heads, L, C / heads)."""
         length, batch, _ = x.shape
-        # A copy only for a batch of query-key projection halves.
         return x.reshape(length, batch * self.num_heads, -1).transpose(0, 1)
 
     def forward(self,
@@ -150,13 +126,12 @@ class VLMultiheadAttention(_PacksProducts):
         dims = self.embed_dims
         length, batch, _ = query.shape
         dropout = self.dropout if self.training else 0.0
-        if self.fold_projections and dropout == 0 and \
-                self.num_heads * key.shape[0] < dims:
-            out = self._forward_folded(query, key, value, key_padding_mask)
-            return out if self.batch_first else out.transpose(0, 1)
-        q, k, v = self._project(query, key, value)
-        q, k, v = self._split_heads(q), self._split_heads(k), \
-            self._split_heads(v)
+        weight, bias = self.in_proj_weight, self.in_proj_bias
+        q = self._split_heads(F.linear(query, weight[:dims], bias[:dims]))
+        k = self._split_heads(
+            F.linear(key, weight[dims:2 * dims], bias[dims:2 * dims]))
+        v = self._split_heads(F.linear(value, weight[2 * dims:],
+                                       bias[2 * dims:]))
 
         if self.fused:
             keep_mask = None
@@ -167,136 +142,24 @@ class VLMultiheadAttention(_PacksProducts):
             return self._merge_heads(out, length, batch)
 
         q = q * math.sqrt(1.0 / q.shape[-1])
-        score_bias = None
-        if key_padding_mask is not None:
+        if key_padding_mask is None:
+            weights = torch.bmm(q, k.transpose(1, 2))
+        else:
             score_bias = self._per_head(
                 torch.zeros(key_padding_mask.shape, dtype=q.dtype,
                             device=q.device).masked_fill_(
                                 key_padding_mask.bool(), float('-inf')))
-        rows = self._query_rows_per_block(q.shape[0], k.shape[1])
-        if (rows >= length or torch.is_grad_enabled()
-                or q.device.type != 'cpu' or torch.compiler.is_compiling()
-                or torch.jit.is_tracing()):
-            out = self._attend(q, k, v, score_bias, dropout)
-        else:
-            # Blocks of queries keep each score block cache-resident
-            # between its product, softmax and product with v (in eager
-            # mode on a CPU; a GPU would only pay one launch more per block,
-            # a compiled graph plans its own memory, and a traced one, e.g.
-            # for counting FLOPs, records plain products); every row is
-            # computed as in one block, so the result is the same.
-            out = q.new_empty(q.shape[0], length, v.shape[-1])
-            for start in range(0, length, rows):
-                self._attend(q[:, start:start + rows], k, v, score_bias,
-                             dropout, out=out[:, start:start + rows])
-        return self._merge_heads(out, length, batch)
-
-    def _project(self, query: Tensor, key: Tensor,
-                 value: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """The q, k, v input projections, (L, B, C) each; on packed weights
-        self-attention's query and key (one tensor) in one product of twice
-        the width."""
-        dims = self.embed_dims
-        weight, bias = self.in_proj_weight, self.in_proj_bias
-        packed_query_key, packed_value = self.packed_in_proj or (None, None)
-        if key is query and _runs_packed(query, weight, packed_query_key):
-            q, k = _linear(query, weight[:2 * dims], bias[:2 * dims],
-                           packed_query_key).chunk(2, dim=-1)
-        else:
-            q = F.linear(query, weight[:dims], bias[:dims])
-            k = F.linear(key, weight[dims:2 * dims], bias[dims:2 * dims])
-        v = _linear(value, weight[2 * dims:], bias[2 * dims:], packed_value)
-        return q, k, v
-
-    def _packed_products(
-            self, rows: int) -> Optional[Tuple[Tensor, Tensor]]:
-        """The input projections packed: query and key as one (for
-        self-attention, see :meth:`_project`), then value."""
-        if not _packable(self.in_proj_weight):
-            return None
-        dims = self.embed_dims
-        return (_pack(self.in_proj_weight[:2 * dims], rows),
-                _pack(self.in_proj_weight[2 * dims:], rows))
-
-    def _query_rows_per_block(self, batch_heads: int, keys: int) -> int:
-        """Queries per block whose fp32 scores fit ``score_block_bytes``."""
-        return max(1, self.score_block_bytes // (4 * batch_heads * keys))
-
-    @staticmethod
-    def _attend(q: Tensor,
-                k: Tensor,
-                v: Tensor,
-                score_bias: Optional[Tensor],
-                dropout: float,
-                out: Optional[Tensor] = None) -> Tensor:
-        """softmax(q k^T + bias) v for split heads: (B * heads, Nq, d)."""
-        if score_bias is None:
-            weights = torch.bmm(q, k.transpose(1, 2))
-        else:
             weights = torch.baddbmm(score_bias, q, k.transpose(1, 2))
         weights = weights.softmax(dim=-1)
         if dropout > 0:
             weights = F.dropout(weights, p=dropout)
-        return torch.bmm(weights, v, out=out)
+        return self._merge_heads(torch.bmm(weights, v), length, batch)
 
     def _per_head(self, per_key: Tensor) -> Tensor:
         """(B, Nk) -> (B * heads, 1, Nk), the layout of split heads."""
         batch = per_key.shape[0]
         return per_key[:, None, None, :].expand(
             -1, self.num_heads, -1, -1).reshape(batch * self.num_heads, 1, -1)
-
-    def _forward_folded(self, query: Tensor, key: Tensor, value: Tensor,
-                        key_padding_mask: Optional[Tensor]) -> Tensor:
-        """Attention with the query projection folded into the keys and the
-        output projection into the values.
-
-        For head h, with ``W_q^h`` (d, C), ``W_o^h`` (C, d) the head's
-        slices of the query and output projections::
-
-            scores_h = (x W_q^h.T + b_q^h) k_h.T / sqrt(d)
-                     = x (W_q^h.T k_h.T / sqrt(d)) + b_q^h k_h.T / sqrt(d)
-            out      = sum_h softmax(scores_h) (v_h W_o^h.T) + b_o
-
-        so all heads' scores are one (Nq x C) @ (C x heads * Nk) product and
-        the output one (Nq x heads * Nk) @ (heads * Nk x C) product.
-
-        Args:
-            query (Tensor): (Nq, B, C), sequence first.
-            key (Tensor): (Nk, B, C).
-            value (Tensor): (Nk, B, C).
-            key_padding_mask (Tensor, optional): (B, Nk), True at padding.
-
-        Returns:
-            Tensor: (B, Nq, C), batch first.
-        """
-        dims, heads = self.embed_dims, self.num_heads
-        head_dims = dims // heads
-        length, batch, _ = query.shape
-        weight, bias = self.in_proj_weight, self.in_proj_bias
-        scale = math.sqrt(1.0 / head_dims)
-        k = F.linear(key, weight[dims:2 * dims], bias[dims:2 * dims])
-        v = F.linear(value, weight[2 * dims:], bias[2 * dims:])
-        k = k.view(-1, batch, heads, head_dims) * scale
-        v = v.view(-1, batch, heads, head_dims)
-        # (B, C, heads * Nk) and (B, 1, heads * Nk): queries -> scores
-        key_proj = torch.einsum('lbhd,hdc->bchl', k,
-                                weight[:dims].view(heads, head_dims, dims))
-        key_bias = torch.einsum('lbhd,hd->bhl', k,
-                                bias[:dims].view(heads, head_dims))
-        scores = torch.baddbmm(
-            key_bias.reshape(batch, 1, -1), query.transpose(0, 1),
-            key_proj.reshape(batch, dims, -1)).view(batch, length, heads, -1)
-        if key_padding_mask is not None:
-            scores = scores.masked_fill(
-                key_padding_mask.bool()[:, None, None, :], float('-inf'))
-        weights = scores.softmax(dim=-1)
-        # (B, heads * Nk, C): attention weights -> output
-        value_proj = torch.einsum(
-            'lbhd,chd->bhlc', v,
-            self.out_proj.weight.view(dims, heads, head_dims))
-        return torch.baddbmm(self.out_proj.bias,
-                             weights.view(batch, length, -1),
-                             value_proj.reshape(batch, -1, dims))
 
     def _merge_heads(self, out: Tensor, length: int, batch: int) -> Tensor:
         """(B * heads, L, C / heads) -> output projection, input layout."""

@@ -17,9 +17,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmrefseg.registry import MODELS
-from ..layers.avg_pool import avg_pool2x2
 from ..layers.coord_conv import CoordConvModule
-from ..layers.upsampled_concat_conv import UpsampledConcatConv1x1
 
 __all__ = ['FusionNeck', 'REFERENCE_NECK_RENAMES']
 
@@ -176,7 +174,7 @@ class FusionNeck(BaseModule):
 
         f4 = self._concat_conv(self.f2_cat, [self.f2_v_proj(c4)], f5)
 
-        f3 = avg_pool2x2(self.f3_v_proj(c3))
+        f3 = F.avg_pool2d(self.f3_v_proj(c3), 2)
         f3 = self.f3_cat(torch.cat([f3, f4], dim=1))
 
         fq = self._concat_conv(self.aggr,
@@ -186,27 +184,6 @@ class FusionNeck(BaseModule):
 
     def _concat_conv(self, conv: nn.Module, parts: List[Tensor],
                      low: Tensor) -> Tensor:
-        """``conv(cat([*parts, upsample(low)]))``; a folded ``conv``
-        (:meth:`fold_upsampled_concat`) takes the parts as they are."""
-        if isinstance(conv, UpsampledConcatConv1x1):
-            return conv(parts, low)
+        """``conv(cat([*parts, upsample(low)]))``."""
         return conv(
             torch.cat([*parts, self._upsample_to(low, parts[0])], dim=1))
-
-    def fold_upsampled_concat(self) -> bool:
-        """Inference transform: ``f2_cat`` and ``aggr`` mix their
-        upsampled stride-32 part before the upsampling
-        (:class:`UpsampledConcatConv1x1`). Same output up to float rounding.
-        Run it after BN folding: the new layers copy the weights.
-
-        Returns:
-            bool: Whether a layer was replaced (False when already done).
-        """
-        folded = False
-        for name, low_channels in (('f2_cat', self.f1_v_proj.out_channels),
-                                   ('aggr', self.out_channels)):
-            conv = getattr(self, name)
-            if UpsampledConcatConv1x1.supports(conv):
-                setattr(self, name, UpsampledConcatConv1x1(conv, low_channels))
-                folded = True
-        return folded

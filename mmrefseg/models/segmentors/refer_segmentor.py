@@ -87,14 +87,29 @@ class ReferSegmentor(BaseSegmentor):
         Returns:
             dict: The VL feature dict (see the class docstring).
         """
-        texts = self._texts(data_samples)
-        text = self.text_encoder(texts)
-        img_outs = tuple(self.backbone(inputs))
-        if inputs.shape[0] == 1 and len(texts) > 1:
-            # One image, several sentences (mmrefseg.apis.inference_model):
-            # the image is encoded once and its features shared.
-            img_outs = tuple(
-                feat.expand(len(texts), *feat.shape[1:]) for feat in img_outs)
+        text = self.text_encoder(self._texts(data_samples))
+        return self.extract_feat_from_text(inputs, text)
+
+    def extract_feat_from_text(
+            self, inputs: Tensor,
+            text: Dict[str, Tensor]) -> Dict[str, Optional[Tensor]]:
+        """Encodes images and fuses them with encoded sentences.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised images, or (1, 3, H, W)
+                for one image described by B sentences: it is encoded once
+                and its features shared.
+            text (dict[str, Tensor]): The text encoder's output for B
+                sentences: ``word_feats``, ``pad_mask``, ``sentence_feat``.
+
+        Returns:
+            dict: The VL feature dict (see the class docstring).
+        """
+        batch = text['sentence_feat'].shape[0]
+        # A no-op view for B images; B views of one image's features.
+        img_outs = tuple(
+            feat.expand(batch, *feat.shape[1:])
+            for feat in self.backbone(inputs))
         global_img = None
         if getattr(self.backbone, 'with_global', False):
             img_outs, global_img = img_outs[:-1], img_outs[-1]

@@ -125,6 +125,24 @@ class BertTextEncoder(BaseModule):
         """
         return self._encode(texts)['input_ids']
 
+    def token_inputs(self, texts: List[str]) -> Dict[str, Tensor]:
+        """The keyword arguments of :meth:`forward_tokens` for ``texts``.
+
+        The attention mask is the tokenizer's own, so that a sentence that
+        spells a special token such as "[PAD]" is still read.
+
+        Args:
+            texts (list[str]): B sentences.
+
+        Returns:
+            dict[str, Tensor]: ``token_ids`` and ``attention_mask`` (1 at real
+            tokens), both (B, word_len) int64 on the CPU.
+        """
+        encoded = self._encode(texts)
+        return dict(
+            token_ids=encoded['input_ids'],
+            attention_mask=encoded['attention_mask'])
+
     def count_tokens(self, texts: List[str]) -> List[int]:
         """Tokens each sentence needs before the cut to ``word_len``.
 
@@ -165,6 +183,7 @@ class BertTextEncoder(BaseModule):
     def forward(self, texts: List[str]) -> dict:
         """Tokenise and encode on the encoder's device; see forward_tokens."""
         device = self.word_proj.weight.device
-        encoded = self._encode(texts)
-        return self.forward_tokens(encoded['input_ids'].to(device),
-                                   encoded['attention_mask'].to(device))
+        return self.forward_tokens(**{
+            name: tokens.to(device)
+            for name, tokens in self.token_inputs(texts).items()
+        })

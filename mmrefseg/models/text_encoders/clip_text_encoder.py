@@ -139,6 +139,18 @@ class CLIPTextEncoder(BaseModule):
                                 f'not a str: {text!r}')
         return _bpe_tokenizer()(list(texts), self.context_length)
 
+    def token_inputs(self, texts: List[str]) -> Dict[str, Tensor]:
+        """The keyword arguments of :meth:`forward_tokens` for ``texts``.
+
+        Args:
+            texts (list[str]): B sentences.
+
+        Returns:
+            dict[str, Tensor]: ``token_ids`` (B, context_length) int64 on the
+            CPU.
+        """
+        return dict(token_ids=self.tokenize(texts))
+
     def count_tokens(self, texts: List[str]) -> List[int]:
         """Tokens each sentence needs before the cut to ``context_length``.
 
@@ -179,4 +191,5 @@ class CLIPTextEncoder(BaseModule):
     def forward(self, texts: List[str]) -> Dict[str, Tensor]:
         """Tokenise ``texts`` and encode them on the encoder's device."""
         device = self.text.token_embedding.weight.device
-        return self.forward_tokens(self.tokenize(texts).to(device))
+        return self.forward_tokens(
+            self.token_inputs(texts)['token_ids'].to(device))

@@ -65,21 +65,14 @@ def test_dense_attention_pool_matches_reference_computation():
     torch.testing.assert_close(c5, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_c5_keeps_the_model_memory_format():
-    """NCHW in, NCHW C5 (the reference's layout); a channels-last model
-    (as optimize_for_inference makes one) gets a channels-last C5."""
+def test_c5_is_contiguous_as_the_reference():
+    """The layout of C5 picks the neck's convolution algorithm, hence its
+    rounding: contiguous, as the reference's."""
     torch.manual_seed(0)
     backbone = CLIPResNet(**TINY_CLIP_RESNET).eval()
-    images = torch.randn(1, 3, 160, 96)
     with torch.no_grad():
-        c5 = backbone(images)[2]
-        backbone.to(memory_format=torch.channels_last)
-        c5_nhwc = backbone(
-            images.contiguous(memory_format=torch.channels_last))[2]
+        c5 = backbone(torch.randn(1, 3, 160, 96))[2]
     assert c5.is_contiguous()
-    assert not c5_nhwc.is_contiguous()
-    assert c5_nhwc.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(c5_nhwc, c5, atol=1e-5, rtol=1e-5)
 
 
 def test_resized_positions_are_cached_until_the_weights_change():

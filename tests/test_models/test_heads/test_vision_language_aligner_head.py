@@ -193,24 +193,3 @@ def test_amp_bf16_forward():
         logits = head(_feats())
     assert logits.shape == (2, 1, 16, 16)
     assert torch.isfinite(logits.float()).all()
-
-
-@pytest.mark.parametrize('kernel_source', ['queries', 'sentence'])
-def test_folded_mask_projection_keeps_masks_and_logits(kernel_source):
-    head = _head(kernel_source=kernel_source).eval()
-    with torch.no_grad():
-        logits = head(_feats())
-        masks, _ = head.forward_masks(_feats())
-        assert head.fold_mask_projection()
-        assert not head.fold_mask_projection()  # done once
-        assert isinstance(head.mask_upsampler[-1], torch.nn.Identity)
-        torch.testing.assert_close(head(_feats()), logits, atol=1e-5,
-                                   rtol=1e-5)
-        torch.testing.assert_close(
-            head.forward_masks(_feats())[0], masks, atol=1e-5, rtol=1e-5)
-
-
-def test_static_kernel_has_no_mask_projection_to_fold():
-    head = _head(kernel_source='static').eval()
-    assert not head.fold_mask_projection()
-    assert isinstance(head.mask_upsampler[-1], torch.nn.Conv2d)

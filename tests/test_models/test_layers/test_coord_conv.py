@@ -25,23 +25,3 @@ def test_coord_conv_convolves_input_and_coordinates():
         torch.cat([x, grid], 1), module.conv.weight, module.conv.bias,
         padding=1)
     torch.testing.assert_close(module(x), expected)
-
-
-def test_coord_conv_keeps_channels_last():
-    """A channels-last input gets a channels-last concatenation (and so
-    output), with the NCHW result's values."""
-    torch.manual_seed(0)
-    module = CoordConvModule(4, 6, 3, padding=1, norm_cfg=None,
-                             act_cfg=None).eval()
-    x = torch.randn(2, 4, 7, 9)
-    seen = []
-    module.conv.register_forward_pre_hook(
-        lambda mod, args: seen.append(args[0]))
-    with torch.no_grad():
-        expected = module(x)
-        module.to(memory_format=torch.channels_last)
-        out = module(x.contiguous(memory_format=torch.channels_last))
-    assert seen[0].is_contiguous()
-    assert seen[1].is_contiguous(memory_format=torch.channels_last)
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, expected)

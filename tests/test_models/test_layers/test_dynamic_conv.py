@@ -51,35 +51,3 @@ def test_bad_kernels():
         dynamic_conv2d(feats, torch.randn(3, 1, 37))
     with pytest.raises(ValueError, match='odd'):
         DynamicConv2d(4, 2)
-
-
-@pytest.mark.parametrize('num_kernels, kernel_size, bias',
-                         [(1, 3, True), (4, 3, True), (2, 5, False)])
-def test_folded_input_projection_equals_conv_then_dynamic_conv(
-        num_kernels, kernel_size, bias):
-    torch.manual_seed(0)
-    projection = torch.nn.Conv2d(6, 5, 1, bias=bias)
-    if bias:
-        torch.nn.init.normal_(projection.bias)
-    layer = DynamicConv2d(5, kernel_size)
-    feats = torch.randn(2, 6, 7, 9)
-    kernels = torch.randn(2, num_kernels, layer.num_params)
-    expected = layer(projection(feats), kernels)
-    layer.fold_input_projection(projection)
-    # the border pixels, where some taps fall on zero padding, included
-    torch.testing.assert_close(
-        layer(feats, kernels), expected, atol=1e-5, rtol=1e-5)
-    assert dict(layer.state_dict()) == {}
-    # the kernels are checked against the folded layer's own channels
-    with pytest.raises(ValueError, match='for C=5'):
-        layer(feats, kernels[..., 1:])
-    with pytest.raises(RuntimeError, match='already'):
-        layer.fold_input_projection(projection)
-
-
-def test_fold_input_projection_rejects_other_convs():
-    layer = DynamicConv2d(5)
-    with pytest.raises(ValueError, match='1x1'):
-        layer.fold_input_projection(torch.nn.Conv2d(6, 5, 3, padding=1))
-    with pytest.raises(ValueError, match='5 outputs'):
-        layer.fold_input_projection(torch.nn.Conv2d(6, 4, 1))

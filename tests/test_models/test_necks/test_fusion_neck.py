@@ -183,24 +183,3 @@ def test_bad_inputs():
         neck((c3, c4))
     with pytest.raises(ValueError, match='three in_channels'):
         FusionNeck((8, 12), SMALL_OUT)
-
-
-@pytest.mark.parametrize('sizes', [(64, 64), (50, 25, 12)])
-def test_folded_upsampled_concat_keeps_the_output(sizes):
-    from mmrefseg.models.layers import UpsampledConcatConv1x1
-    neck = FusionNeck(SMALL_IN, SMALL_OUT).eval()
-    _randomise_bn(neck)
-    if len(sizes) == 2:
-        feats = _small_feats(size=sizes[0])
-    else:  # a 400x400 input: C5 is not half of C4
-        feats = tuple(
-            torch.randn(2, c, s, s) for c, s in zip(SMALL_IN, sizes))
-    sentence = torch.randn(2, 16)
-    with torch.no_grad():
-        expected = neck(feats, sentence)
-        assert neck.fold_upsampled_concat()
-        assert not neck.fold_upsampled_concat()
-        out = neck(feats, sentence)
-    assert isinstance(neck.f2_cat, UpsampledConcatConv1x1)
-    assert isinstance(neck.aggr, UpsampledConcatConv1x1)
-    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
