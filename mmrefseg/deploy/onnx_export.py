@@ -141,6 +141,10 @@ def export_onnx(model: nn.Module,
     fd, tmp_file = tempfile.mkstemp(
         suffix='.onnx.part', prefix=osp.basename(out_file) + '.', dir=out_dir)
     os.close(fd)
+    # mkstemp creates the file private (0600); give it the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_file, 0o666 & ~umask)
     try:
         with torch.no_grad(), exportable_layers(module):
             torch.onnx.export(

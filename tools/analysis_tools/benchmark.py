@@ -2,31 +2,46 @@
 
 The timed call is the tensor-mode forward (image + sentence -> mask logits
 at the head's resolution), as the CRIS reference's latency script times it;
-tokenisation is included, resizing the masks to the image is not. The model
-is prepared by :func:`mmrefseg.apis.init_model` (checkpoint or random
-weights) and the inference transforms chosen by the flags: BatchNorm folding
-(on unless ``--no-fuse-conv-bn``), 2x2 average pooling by strided adds (on
-unless ``--no-fast-avg-pool``), the algebraic folds (upsample+conv3x3,
-the neck's upsampled concatenations, mask projection into the dynamic
-kernels, attention projections into short keys / values; on unless
-``--no-fold``), Winograd 3x3 convolutions on the CPU (on unless
-``--no-winograd``), ``--[no-]fused-attention``, ``--[no-]channels-last``,
-``--compile`` (inductor with ``freezing``; ``--compile-mode
-reduce-overhead`` adds CUDA graphs), and ``--dtype`` (bf16 / fp16
-autocast). The defaults are those of :func:`mmrefseg.apis.init_model`.
+tokenisation is included, resizing the masks to the image is not. The same
+call is timed on every backend (``--backend``):
 
-Reported: parameters and FLOPs of one sample (both of the model as built,
-before any transform) (mmengine's fvcore-style counter: one multiply-add counts as one
-FLOP), compile time, median / quartile latency over ``--iters`` timed calls
-after ``--warmup``, images per second, and peak memory during the timed
-calls (CUDA: ``max_memory_allocated`` above what the loaded model holds;
-CPU: the largest resident set, sampled every millisecond, above the one
-before the first call), and that of the first call (compilation included).
+* ``pytorch``: the model of :func:`mmrefseg.apis.init_model` (checkpoint or
+  random weights) with the inference options chosen by the flags: BatchNorm
+  folding (on unless ``--no-fuse-conv-bn``), ``--[no-]fused-attention``,
+  ``--[no-]channels-last`` (off by default), ``--compile`` (inductor with
+  ``freezing``; ``--compile-mode reduce-overhead`` adds CUDA graphs) and
+  ``--dtype`` (bf16 / fp16 autocast). The defaults are those of
+  :func:`mmrefseg.apis.init_model`.
+* ``onnxruntime`` / ``openvino``: the graph exported by
+  ``tools/deployment/pytorch2onnx.py`` (``--checkpoint FILE.onnx``, or an
+  OpenVINO ``.xml`` IR), run by :class:`mmrefseg.deploy.
+  DeployedReferSegmentor`: the same tokenizer, then the runtime from tokens
+  to logits. The input size is the graph's; a graph of batch 1 runs a
+  larger ``--batch-size`` one sample at a time. ``--dtype`` is the
+  runtime's precision: ONNX Runtime runs fp32 only, OpenVINO fp32 or bf16
+  (its precision hint; the precision it reports running is printed, f32 on
+  CPUs without AVX512-BF16 / AMX).
+
+``--num-threads`` sets torch's intra-op threads and the runtime's.
+
+Reported: parameters and FLOPs of one sample, both of the PyTorch model as
+built from the config, before any option is applied (mmengine's
+fvcore-style counter: one multiply-add counts as one FLOP; for the
+runtimes, counted on a randomly initialised PyTorch model of the same
+config, released before timing), the first call's time (compilation
+included), median / quartile latency over ``--iters`` timed calls after
+``--warmup``, images per second, and peak memory during the timed calls
+(PyTorch on CUDA: ``max_memory_allocated`` above what the loaded model
+holds; otherwise the largest resident set of the process, sampled every
+millisecond, above the one before the first call), and that of the first
+call.
 
 Example::
 
     python tools/analysis_tools/benchmark.py configs/cris/cris_r50_refcoco.py \\
         --batch-size 1 --device cpu --dtype fp32 --num-threads 2
+    python tools/analysis_tools/benchmark.py configs/cris/cris_r50_refcoco.py \\
+        --backend openvino --checkpoint cris_r50.onnx --num-threads 2
 """
 import argparse
 import os
@@ -37,10 +52,15 @@ import time
 from typing import Callable, List, Optional, Tuple
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from torch import nn
 
 SENTENCE = 'the man in the red shirt standing on the left'
+#: Backend -> the ``--dtype`` values it runs.
+BACKEND_DTYPES = dict(
+    pytorch=('fp32', 'bf16', 'fp16'),
+    onnxruntime=('fp32', ),
+    openvino=('fp32', 'bf16'))
 
 
 def parse_args(argv=None):
@@ -48,20 +68,25 @@ def parse_args(argv=None):
         description='Benchmark a referring segmentor')
     parser.add_argument('config', help='config file')
     parser.add_argument(
-        '--checkpoint', help='checkpoint (default: random weights)')
+        '--checkpoint',
+        help='PyTorch checkpoint (default: random weights), or the exported '
+        'model file of --backend onnxruntime / openvino (required there)')
+    parser.add_argument(
+        '--backend', choices=tuple(BACKEND_DTYPES), default='pytorch',
+        help='what runs the network (default: pytorch)')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument(
         '--input-size', type=int, nargs=2, metavar=('H', 'W'),
         help='network input size (default: the test pipeline\'s resize '
-        'scale)')
+        'scale; for an exported graph, its input size)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1')
     parser.add_argument(
         '--dtype', choices=['fp32', 'bf16', 'fp16'], default='fp32',
-        help='fp32, or autocast to bf16 / fp16 (default: fp32)')
+        help='pytorch: fp32, or autocast to bf16 / fp16; openvino: its '
+        'precision hint, fp32 or bf16; onnxruntime: fp32 (default: fp32)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile backbone, neck, head, text '
-                        'encoder (inductor, freezing=True; on the CPU the '
-                        'packed text encoder stays eager)')
+                        'encoder (inductor, freezing=True)')
     parser.add_argument(
         '--compile-mode',
         choices=['default', 'reduce-overhead', 'max-autotune'],
@@ -70,24 +95,11 @@ def parse_args(argv=None):
         'replays CUDA graphs (batch 1 on a GPU is launch-bound)')
     parser.add_argument(
         '--channels-last', action=argparse.BooleanOptionalAction,
-        default=None,
-        help='NHWC convolution weights and input (default: on for the CPU '
-        'unless compiled, as init_model)')
+        default=False,
+        help='NHWC convolution weights and input (default: off, as '
+        'init_model)')
     parser.add_argument('--no-fuse-conv-bn', action='store_true',
                         help='keep BatchNorm layers separate')
-    parser.add_argument('--no-fast-avg-pool', action='store_true',
-                        help="keep nn.AvgPool2d (ATen's pooling)")
-    parser.add_argument('--no-fold', action='store_true',
-                        help='no algebraic folding: keep upsampling + '
-                        'conv3x3, the mask projection and the attention '
-                        'projections as built')
-    parser.add_argument('--no-winograd', action='store_true',
-                        help='direct 3x3 convolutions (oneDNN)')
-    parser.add_argument('--no-packed-linear', action='store_true',
-                        help='linear layers on MKL as built, not on '
-                        "oneDNN-packed weights (the text encoder's, which "
-                        'also keep it out of --compile; with AVX-512 all '
-                        'others too)')
     parser.add_argument(
         '--fused-attention', action=argparse.BooleanOptionalAction,
         default=None,
@@ -95,8 +107,10 @@ def parse_args(argv=None):
         '(default: as init_model, on)')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--iters', type=int, default=10)
-    parser.add_argument('--num-threads', type=int,
-                        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument(
+        '--num-threads', type=int,
+        help='intra-op threads of torch and of the runtime (default: '
+        'their own choice)')
     parser.add_argument('--no-flops', action='store_true',
                         help='skip the FLOP count (it traces the model)')
     parser.add_argument(
@@ -105,26 +119,46 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.iters < 1 or args.warmup < 0:
         parser.error('--batch-size and --iters must be >= 1, --warmup >= 0')
+    if args.num_threads is not None and args.num_threads < 1:
+        parser.error('--num-threads must be >= 1')
     if args.compile_mode != 'default' and not args.compile:
         parser.error(f'--compile-mode {args.compile_mode} needs --compile')
-    if args.device.startswith('cuda') and not torch.cuda.is_available():
+    if args.dtype not in BACKEND_DTYPES[args.backend]:
+        hint = (' (bf16: --backend openvino, on a CPU with AVX512-BF16 or '
+                'AMX)' if args.backend == 'onnxruntime' else '')
+        parser.error(f'--backend {args.backend} runs --dtype '
+                     f'{" or ".join(BACKEND_DTYPES[args.backend])}, not '
+                     f'{args.dtype}{hint}')
+    if args.backend != 'pytorch':
+        if args.checkpoint is None:
+            parser.error(f'--backend {args.backend} needs the exported model '
+                         'file as --checkpoint (tools/deployment/'
+                         'pytorch2onnx.py writes it)')
+        pytorch_only = [
+            flag for flag, given in (
+                ('--compile', args.compile),
+                ('--channels-last', args.channels_last),
+                ('--no-fuse-conv-bn', args.no_fuse_conv_bn),
+                ('--[no-]fused-attention', args.fused_attention is not None))
+            if given
+        ]
+        if pytorch_only:
+            parser.error(f'{", ".join(pytorch_only)}: PyTorch options, not '
+                         f'for --backend {args.backend} (the exported graph '
+                         'is fixed)')
+    if args.device.startswith('cuda') and args.backend == 'pytorch' and \
+            not torch.cuda.is_available():
         parser.error(f'--device {args.device}: CUDA is not available')
     return args
 
 
-def default_input_size(cfg: Config) -> Tuple[int, int]:
+def default_input_size(cfg) -> Tuple[int, int]:
     """(H, W) of the test pipeline's resize, else 416 x 416."""
+    from mmrefseg.deploy import config_input_shape
     try:
-        pipeline = cfg.test_dataloader.dataset.pipeline
-    except AttributeError:
+        return config_input_shape(cfg)
+    except KeyError:
         return 416, 416
-    for transform in pipeline:
-        scale = transform.get('scale')
-        if scale is not None:
-            if isinstance(scale, int):
-                return scale, scale
-            return int(scale[1]), int(scale[0])  # mmcv's scale is (w, h)
-    return 416, 416
 
 
 class FixedSentenceForward(nn.Module):
@@ -234,16 +268,15 @@ def time_calls(run: Callable, iters: int, sync: Callable) -> List[float]:
     return times
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmrefseg.apis import (ALGEBRAIC_FOLDS, DEFAULT_INFERENCE_CFG,
-                               NO_INFERENCE_TRANSFORMS, inference_autocast,
+def build_pytorch(args, device: torch.device):
+    """The PyTorch model with the flags' options applied.
+
+    Returns:
+        tuple: model, (H, W), parameters, FLOPs (or None), the options
+        applied (list of str) and the precision line.
+    """
+    from mmrefseg.apis import (DEFAULT_INFERENCE_CFG, NO_INFERENCE_TRANSFORMS,
                                init_model, optimize_for_inference)
-    from mmrefseg.models.layers import PackedConv2d
-    if args.num_threads:
-        torch.set_num_threads(args.num_threads)
-    device = torch.device(args.device)
-    is_cuda = device.type == 'cuda'
     model = init_model(
         args.config,
         args.checkpoint,
@@ -254,14 +287,8 @@ def main(argv=None) -> int:
     num_params = sum(p.numel() for p in model.parameters())
     flops = None if args.no_flops else count_flops(model, height, width,
                                                    device)
-
     transforms = dict(
         fuse_conv_bn=not args.no_fuse_conv_bn,
-        fast_avg_pool=not args.no_fast_avg_pool,
-        **{fold: not args.no_fold
-           for fold in ALGEBRAIC_FOLDS},
-        winograd_conv=not args.no_winograd and not is_cuda,
-        packed_linear=not args.no_packed_linear,
         fused_attention=DEFAULT_INFERENCE_CFG['fused_attention']
         if args.fused_attention is None else args.fused_attention,
         channels_last=args.channels_last,
@@ -269,9 +296,69 @@ def main(argv=None) -> int:
     compile_cfg = dict(
         DEFAULT_INFERENCE_CFG['compile_cfg'], mode=args.compile_mode)
     optimize_for_inference(model, compile_cfg=compile_cfg, **transforms)
-    autocast = None if args.dtype == 'fp32' else args.dtype
+    options = [name for name, on in transforms.items() if on]
+    precision = 'fp32' if args.dtype == 'fp32' else f'{args.dtype} autocast'
+    return model, (height, width), num_params, flops, options, precision
+
+
+def build_runtime(args):
+    """The exported graph in its runtime, and the PyTorch model's counts.
+
+    Returns:
+        tuple: as :func:`build_pytorch`; the options are the runtime and
+        graph, the precision line the one the runtime reports running.
+    """
+    from mmrefseg.apis import NO_INFERENCE_TRANSFORMS, init_model
+    from mmrefseg.deploy import build_deployed_model
+    from mmrefseg.deploy.graph_io import IMAGE_INPUT
+    model = build_deployed_model(
+        args.config,
+        args.checkpoint,
+        backend=args.backend,
+        precision=args.dtype,
+        device=args.device,
+        num_threads=args.num_threads,
+        cfg_options=args.cfg_options)
+    graph_shape = model.backend.input_shapes[IMAGE_INPUT]
+    height, width = args.input_size or graph_shape[2:]
+    # The graph's initializers are not the model's parameters (BatchNorm
+    # folded, constants shared or split): count on the model as built.
+    built = init_model(
+        model.cfg,
+        None,
+        device='cpu',
+        inference_cfg=NO_INFERENCE_TRANSFORMS)
+    num_params = sum(p.numel() for p in built.parameters())
+    flops = None if args.no_flops else count_flops(built, height, width,
+                                                   'cpu')
+    del built
+    batch = 'dynamic' if graph_shape[0] is None else graph_shape[0]
+    options = [
+        f'{args.backend} graph {os.path.basename(args.checkpoint)} '
+        f'(batch {batch})'
+    ]
+    runs = getattr(model.backend, 'runs_precision', model.backend.precision)
+    precision = f'{runs} (requested {args.dtype})'
+    return model, (height, width), num_params, flops, options, precision
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmrefseg.apis import inference_autocast
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    device = torch.device(args.device)
+    torch_cuda = device.type == 'cuda' and args.backend == 'pytorch'
+    if args.backend == 'pytorch':
+        built = build_pytorch(args, device)
+    else:
+        built = build_runtime(args)
+    model, (height, width), num_params, flops, options, precision = built
+    autocast = None if args.dtype == 'fp32' or args.backend != 'pytorch' \
+        else args.dtype
     images = torch.randn(
-        args.batch_size, 3, height, width, device=device)
+        args.batch_size, 3, height, width,
+        device=device if args.backend == 'pytorch' else 'cpu')
     if args.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     forward = FixedSentenceForward(model, [SENTENCE] * args.batch_size)
@@ -284,8 +371,8 @@ def main(argv=None) -> int:
         with torch.inference_mode(), inference_autocast(device, autocast):
             return forward(images)
 
-    sync = torch.cuda.synchronize if is_cuda else (lambda: None)
-    if is_cuda:
+    sync = torch.cuda.synchronize if torch_cuda else (lambda: None)
+    if torch_cuda:
         sync()
         allocated = torch.cuda.memory_allocated(device)
     else:
@@ -294,14 +381,14 @@ def main(argv=None) -> int:
     run()
     sync()
     first_call = time.perf_counter() - start
-    if is_cuda:
+    if torch_cuda:
         first_peak = torch.cuda.max_memory_allocated(device) - allocated
         torch.cuda.reset_peak_memory_stats(device)
     else:
         first_peak = rss.increase
     time_calls(run, max(args.warmup - 1, 0), sync)
     times = time_calls(run, args.iters, sync)
-    if is_cuda:
+    if torch_cuda:
         peak_memory = torch.cuda.max_memory_allocated(device) - allocated
         memory_kind = 'CUDA max_memory_allocated above the loaded model'
     else:
@@ -312,21 +399,23 @@ def main(argv=None) -> int:
     median = statistics.median(times)
     q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else \
         (times[0], ) * 3
-    options = [name for name, on in transforms.items() if on]
-    if args.channels_last is None and any(
-            isinstance(m, PackedConv2d) for m in model.modules()):
-        options.append('channels_last (automatic)')
     try:
         load = ' '.join(f'{x:.2f}' for x in os.getloadavg())
     except OSError:
         load = 'n/a'
+    if torch_cuda:
+        device_line = torch.cuda.get_device_name(device)
+    else:
+        threads = torch.get_num_threads() if args.backend == 'pytorch' \
+            else args.num_threads or "the runtime's default"
+        device_line = f'{device} ({threads} threads)'
     lines = [
         ('config', args.config),
-        ('device', f'{device} ({torch.get_num_threads()} threads)'
-         if not is_cuda else torch.cuda.get_device_name(device)),
-        ('input', f'{args.batch_size} x 3 x {height} x {width}, '
-         f'{args.dtype}'),
-        ('inference transforms', ', '.join(options) or 'none'),
+        ('backend', f'{args.backend} {_backend_version(args.backend)}'),
+        ('device', device_line),
+        ('input', f'{args.batch_size} x 3 x {height} x {width}'),
+        ('precision', precision),
+        ('inference options', ', '.join(options) or 'none'),
         ('parameters', f'{num_params / 1e6:.2f} M'),
         ('FLOPs (1 sample)', 'skipped' if flops is None else
          f'{flops / 1e9:.2f} G'),
@@ -344,6 +433,15 @@ def main(argv=None) -> int:
     for key, value in lines:
         print(f'{key:<{width_key}}  {value}')
     return 0
+
+
+def _backend_version(backend: str) -> str:
+    """The version of the package that runs ``backend``."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version({'pytorch': 'torch'}.get(backend, backend))
+    except PackageNotFoundError:
+        return ''
 
 
 if __name__ == '__main__':
