@@ -143,9 +143,6 @@ def use_backend(cfg: Config, args) -> None:
             if torch.cuda.is_available():
                 torch.set_autocast_dtype('cuda', torch.bfloat16)
         return
-    # The deployed model takes its data preprocessor from the model config;
-    # the Runner would otherwise pass the top-level one as an argument.
-    cfg.data_preprocessor = None
     cfg.model = dict(
         type='DeployedReferSegmentor',
         model=cfg.model,

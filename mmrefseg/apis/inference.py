@@ -147,7 +147,8 @@ def init_model(config: Union[str, Path, Config, ConfigDict],
                cfg_options: Optional[dict] = None,
                inference_cfg: Optional[dict] = None,
                backend: str = 'pytorch',
-               precision: str = 'fp32') -> nn.Module:
+               precision: str = 'fp32',
+               num_threads: Optional[int] = None) -> nn.Module:
     """Builds a referring segmentor for inference.
 
     Nothing is downloaded: pre-trained encoder paths in the config are not
@@ -179,6 +180,10 @@ def init_model(config: Union[str, Path, Config, ConfigDict],
             'pytorch'.
         precision (str): 'fp32' or 'bf16' (PyTorch: autocast; OpenVINO:
             its inference precision hint). Defaults to 'fp32'.
+        num_threads (int, optional): Intra-op threads of the ONNX Runtime /
+            OpenVINO backends (PyTorch's are process-wide:
+            ``torch.set_num_threads``). Defaults to None (the runtime's
+            choice).
 
     Returns:
         nn.Module: The model in eval mode on ``device``.
@@ -200,6 +205,7 @@ def init_model(config: Union[str, Path, Config, ConfigDict],
             backend=backend,
             precision=precision,
             device=device,
+            num_threads=num_threads,
             cfg_options=cfg_options)
     if precision == 'bf16':
         inference_cfg = dict(inference_cfg or {}, autocast='bf16')

@@ -47,6 +47,9 @@ class DeployedReferSegmentor(BaseSegmentor):
         device (str): The backend's device. Defaults to 'cpu'.
         num_threads (int, optional): The backend's intra-op threads.
             Defaults to None (the runtime's choice).
+        data_preprocessor (dict, optional): Given by mmengine's Runner from
+            a config's top-level ``data_preprocessor``. Defaults to None:
+            the one of ``model``.
         init_cfg (dict, optional): Unused. Defaults to None.
     """
 
@@ -61,9 +64,11 @@ class DeployedReferSegmentor(BaseSegmentor):
                  precision: str = 'fp32',
                  device: str = 'cpu',
                  num_threads: Optional[int] = None,
+                 data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
-            data_preprocessor=model.get('data_preprocessor'),
+            data_preprocessor=data_preprocessor
+            or model.get('data_preprocessor'),
             init_cfg=init_cfg)
         if 'text_encoder' not in model:
             raise KeyError('DeployedReferSegmentor needs the exported '

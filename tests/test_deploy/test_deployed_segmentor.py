@@ -101,3 +101,33 @@ def test_graph_of_another_model_is_refused(exports):
     with pytest.raises(ValueError, match='attention_mask'):
         build_deployed_model(TOY_CONFIGS['eavl-swin'], exports.onnx('cris'),
                              'onnxruntime')
+
+
+def test_init_model_builds_the_deployed_model(exports):
+    from mmrefseg.apis import init_model
+    model = init_model(
+        TOY_CONFIGS['cris'],
+        exports.onnx('cris', True),
+        backend='openvino',
+        num_threads=1)
+    assert isinstance(model, DeployedReferSegmentor)
+    assert model.backend.num_threads == 1
+    assert model.backend.config['INFERENCE_NUM_THREADS'] == 1
+    assert model.cfg.model.type == 'ReferSegmentor'
+
+
+def test_runner_given_data_preprocessor_wins(exports):
+    """mmengine's Runner passes a config's top-level data_preprocessor."""
+    from mmrefseg.registry import MODELS
+    from mmrefseg.utils import load_config
+    cfg = load_config(TOY_CONFIGS['cris'])
+    preprocessor = dict(cfg.model.data_preprocessor, pad_val=7)
+    model = MODELS.build(
+        dict(
+            type='DeployedReferSegmentor',
+            model=cfg.model,
+            backend='onnxruntime',
+            backend_file=exports.onnx('cris', True),
+            data_preprocessor=preprocessor))
+    assert cfg.model.data_preprocessor.pad_val == 0
+    assert model.data_preprocessor.pad_val == 7

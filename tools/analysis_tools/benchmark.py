@@ -309,16 +309,15 @@ def build_runtime(args):
         graph, the precision line the one the runtime reports running.
     """
     from mmrefseg.apis import NO_INFERENCE_TRANSFORMS, init_model
-    from mmrefseg.deploy import build_deployed_model
     from mmrefseg.deploy.graph_io import IMAGE_INPUT
-    model = build_deployed_model(
+    model = init_model(
         args.config,
         args.checkpoint,
+        device=args.device,
+        cfg_options=args.cfg_options,
         backend=args.backend,
         precision=args.dtype,
-        device=args.device,
-        num_threads=args.num_threads,
-        cfg_options=args.cfg_options)
+        num_threads=args.num_threads)
     graph_shape = model.backend.input_shapes[IMAGE_INPUT]
     height, width = args.input_size or graph_shape[2:]
     # The graph's initializers are not the model's parameters (BatchNorm
@@ -337,8 +336,7 @@ def build_runtime(args):
         f'{args.backend} graph {os.path.basename(args.checkpoint)} '
         f'(batch {batch})'
     ]
-    runs = getattr(model.backend, 'runs_precision', model.backend.precision)
-    precision = f'{runs} (requested {args.dtype})'
+    precision = f'{model.backend.runs_precision} (requested {args.dtype})'
     return model, (height, width), num_params, flops, options, precision
 
 

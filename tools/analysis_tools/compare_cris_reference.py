@@ -80,7 +80,7 @@ from mmrefseg.apis.optimize import (NO_INFERENCE_TRANSFORMS,
 #: PyTorch variant -> ``optimize_for_inference`` arguments.
 PYTORCH_VARIANTS = dict(eager=NO_INFERENCE_TRANSFORMS,
                         default=merge_inference_cfg())
-#: Runtime variant -> (backend, precision) of ``build_deployed_model``.
+#: Runtime variant -> (backend, precision) of ``init_model``.
 RUNTIME_VARIANTS = {
     'onnxruntime': ('onnxruntime', 'fp32'),
     'openvino': ('openvino', 'fp32'),
@@ -225,10 +225,10 @@ def make_runtime_variant(name, config, onnx_file, images, samples,
                          num_threads):
     """A runtime variant: (callable returning logits, seconds preparing,
     the precision the runtime runs)."""
-    from mmrefseg.deploy import build_deployed_model
+    from mmrefseg.apis import init_model
     backend, precision = RUNTIME_VARIANTS[name]
     start = time.perf_counter()
-    model = build_deployed_model(
+    model = init_model(
         config,
         onnx_file,
         backend=backend,
@@ -240,7 +240,7 @@ def make_runtime_variant(name, config, onnx_file, images, samples,
             return model(images, samples, mode='tensor')
 
     return run, time.perf_counter() - start, _precision_name(
-        getattr(model.backend, 'runs_precision', precision))
+        model.backend.runs_precision)
 
 
 def _precision_name(runs) -> str:

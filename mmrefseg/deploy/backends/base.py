@@ -82,6 +82,9 @@ class BaseBackend(metaclass=ABCMeta):
         self.file = file
         self.device = device
         self.precision = precision
+        # What the runtime reports running, where it may differ from the
+        # request (OpenVINO without bf16 hardware runs f32).
+        self.runs_precision = precision
         self.num_threads = num_threads
         self.input_shapes: Dict[str, Shape] = {}
         self.input_dtypes: Dict[str, np.dtype] = {}
