@@ -176,6 +176,21 @@ def make_refer_data(root,
     return str(root)
 
 
+def make_grefer_data(root,
+                     num_images: int = 8,
+                     seed: int = 0,
+                     min_size: int = 48,
+                     max_size: int = 80) -> str:
+    """Write a tiny synthetic gRefCOCO-format dataset (``grefcoco/``).
+
+    Returns:
+        str: The ``data_root`` to give ``GReferDataset``.
+    """
+    refer_generator().generate_grefer_data(
+        str(root), num_images, seed, min_size=min_size, max_size=max_size)
+    return str(root)
+
+
 # --- A tiny uncased BERT (WordPiece vocabulary + random weights) ------------
 TINY_BERT_WORDS = ('the man woman dog cat left right on in of an red blue '
                    'shirt car tall small next to standing near ##s ##ing '
@@ -200,3 +215,324 @@ def write_tiny_bert_vocab(path) -> str:
     with open(path, 'w') as f:
         f.write('\n'.join(tokens) + '\n')
     return str(path)
+
+
+# --- Any shipped model config at tiny widths --------------------------------
+def _merge_into(cfg: dict, override: dict) -> None:
+    """Recursively set ``override``'s values in the config dict ``cfg``."""
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            _merge_into(cfg[key], value)
+        else:
+            cfg[key] = value
+
+
+def tiny_model_cfg(model_cfg: dict, vocab_file: str, img_size: int = 64):
+    """A ``ReferSegmentor`` config with the modules and switches of
+    ``model_cfg`` (any config of configs/) at tiny widths and random weights.
+
+    Only widths, depths and weight sources change: every switch (which
+    neck gating, head, kernel source, estimator, residuals, number of
+    queries, upsamplings...) stays as the config sets it. Swin + BERT models
+    get a 2-block Swin and the 2-layer ``TINY_BERT_CFG`` with the vocabulary
+    ``vocab_file`` (see :func:`write_tiny_bert_vocab`); CLIP models a
+    one-block-per-stage ResNet and a one-layer text transformer.
+
+    Args:
+        model_cfg (dict): ``cfg.model`` of a config (copied, not changed).
+        vocab_file (str): WordPiece vocabulary for a BERT text encoder.
+        img_size (int): Square input size the model is built for. Defaults
+            to 64.
+
+    Returns:
+        dict: The tiny model config.
+    """
+    import copy
+    cfg = copy.deepcopy(dict(model_cfg))
+    backbone = cfg['backbone']['type']
+    if backbone == 'SwinAttnPool':
+        img_channels, global_channels = (32, 64, 128), 128
+        word_channels = sentence_channels = 32
+        _merge_into(
+            cfg,
+            dict(
+                backbone=dict(
+                    pretrain_img_size=img_size,
+                    embed_dims=16,
+                    depths=(1, 1, 1, 1),
+                    num_heads=(1, 2, 2, 4),
+                    window_size=2,
+                    drop_path_rate=0.0,
+                    init_cfg=None),
+                text_encoder=dict(
+                    pretrained=None,
+                    bert_cfg=TINY_BERT_CFG,
+                    vocab_file=vocab_file,
+                    word_dim=word_channels,
+                    sentence_dim=sentence_channels)))
+    elif backbone == 'CLIPResNet':
+        # ModifiedResNet: layer2 8 * width, layer3 16 * width channels
+        img_channels, global_channels = (64, 128, 64), 64
+        word_channels, sentence_channels = 32, 64
+        _merge_into(
+            cfg,
+            dict(
+                backbone=dict(
+                    layers=(1, 1, 1, 1),
+                    width=8,
+                    output_dim=global_channels,
+                    heads=4,
+                    image_size=img_size,
+                    pretrained=None),
+                text_encoder=dict(
+                    width=word_channels,
+                    heads=2,
+                    layers=1,
+                    embed_dim=sentence_channels,
+                    pretrained=None)))
+    else:
+        raise ValueError(f'tiny_model_cfg: no tiny widths for backbone '
+                         f'{backbone!r}')
+    width = word_channels  # the fused map, decoder and queries
+    neck = dict(
+        in_channels=img_channels,
+        out_channels=(16, width, 64),
+        sentence_channels=sentence_channels)
+    cfg['data_preprocessor'] = None
+    if cfg.get('neck') is not None:
+        _merge_into(cfg['neck'], neck)
+    head = cfg['decode_head']
+    decoder = dict(
+        in_channels=width,
+        num_layers=1,
+        num_heads=2,
+        feedforward_channels=2 * width,
+        dropout=0.0)
+    if head['type'] == 'VLDecoderHead':
+        _merge_into(head,
+                    dict(decoder, text_channels=sentence_channels,
+                         proj_channels=16))
+    elif head['type'] == 'VisionLanguageAlignerHead':
+        _merge_into(head,
+                    dict(decoder, sentence_channels=sentence_channels,
+                         mask_channels=8))
+        if head.get('query_generator') is not None:
+            _merge_into(
+                head['query_generator'],
+                dict(
+                    neck=dict(in_channels=img_channels,
+                              out_channels=(16, width, 64)),
+                    feat_size=img_size // 16,
+                    neck_channels=width,
+                    reduce_channels=(16, 8),
+                    word_channels=word_channels,
+                    global_channels=global_channels,
+                    embed_dims=width,
+                    out_channels=width))
+    else:
+        raise ValueError(f'tiny_model_cfg: no tiny widths for head '
+                         f"{head['type']!r}")
+    return cfg
+
+
+# --- The CRIS reference's decoder, re-stated with torch primitives ----------
+def reference_attention(params, prefix, query, key, value, num_heads,
+                        key_padding_mask=None):
+    """``nn.MultiheadAttention`` (eval) from its parameters, batch first.
+
+    Args:
+        params (dict): holds ``prefix + 'in_proj_weight'`` (3C, C),
+            ``'in_proj_bias'``, ``'out_proj.weight'``, ``'out_proj.bias'``.
+        query, key, value (Tensor): (B, Nq, C), (B, Nk, C), (B, Nk, C).
+        key_padding_mask (Tensor, optional): (B, Nk), True at padding.
+
+    Returns:
+        Tensor: (B, Nq, C).
+    """
+    import math
+    weight = params[prefix + 'in_proj_weight']
+    bias = params[prefix + 'in_proj_bias']
+    dims = query.shape[-1]
+    head_dims = dims // num_heads
+
+    def heads(x, part):
+        x = x @ weight[part * dims:(part + 1) * dims].t() + \
+            bias[part * dims:(part + 1) * dims]
+        return x.view(x.shape[0], x.shape[1], num_heads,
+                      head_dims).transpose(1, 2)
+
+    q, k, v = heads(query, 0), heads(key, 1), heads(value, 2)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(head_dims)
+    if key_padding_mask is not None:
+        scores = scores.masked_fill(key_padding_mask[:, None, None, :],
+                                    float('-inf'))
+    out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(query.shape)
+    return out @ params[prefix + 'out_proj.weight'].t() + \
+        params[prefix + 'out_proj.bias']
+
+
+def reference_decoder(params, num_layers, num_heads, pixels, memory,
+                      pixel_pos=None, memory_pos=None, memory_mask=None):
+    """The CRIS decoder (eval) from a state dict in the reference's layout
+    (``layers.N.norm1.weight``, ..., ``norm.weight``), batch first.
+
+    Per layer: ``x += self_attn_norm(SA(q=k=norm1(x)+pos, v=norm1(x)))``,
+    ``x += cross_attn_norm(CA(q=norm2(x)+pos, k=mem+mem_pos, v=mem))``,
+    ``x += ffn(norm3(x))`` with ``ffn = Linear, ReLU, LayerNorm, Linear``;
+    then the final ``norm``.
+    """
+    import torch.nn.functional as F
+
+    def norm(x, name, prefix):
+        return F.layer_norm(x, x.shape[-1:], params[f'{prefix}{name}.weight'],
+                            params[f'{prefix}{name}.bias'])
+
+    def add(x, pos):
+        return x if pos is None else x + pos
+
+    x = pixels
+    for i in range(num_layers):
+        p = f'layers.{i}.'
+        h = norm(x, 'norm1', p)
+        h = reference_attention(params, p + 'self_attn.', add(h, pixel_pos),
+                                add(h, pixel_pos), h, num_heads)
+        x = x + norm(h, 'self_attn_norm', p)
+        h = norm(x, 'norm2', p)
+        h = reference_attention(params, p + 'multihead_attn.',
+                                add(h, pixel_pos), add(memory, memory_pos),
+                                memory, num_heads, memory_mask)
+        x = x + norm(h, 'cross_attn_norm', p)
+        h = norm(x, 'norm3', p)
+        h = F.relu(h @ params[p + 'ffn.0.weight'].t() +
+                   params[p + 'ffn.0.bias'])
+        h = norm(h, 'ffn.3', p)
+        x = x + h @ params[p + 'ffn.4.weight'].t() + params[p + 'ffn.4.bias']
+    return norm(x, 'norm', '')
+
+
+# --- A few-parameter model and dataset to run mmengine's Runner -------------
+from mmengine.model import BaseModel as _BaseModel  # noqa: E402
+from mmengine.runner import Runner as _Runner  # noqa: E402
+from torch.utils.data import Dataset as _Dataset  # noqa: E402
+
+
+class ToyDataset(_Dataset):
+    """``size`` samples ``{'inputs': (4,), 'target': ()}``; a random draw
+    from NumPy per item stands for a sampled sentence."""
+
+    def __init__(self, size: int = 12):
+        generator = torch.Generator().manual_seed(0)
+        self.inputs = torch.randn(size, 4, generator=generator)
+        self.targets = self.inputs.sum(1)
+        self.metainfo = dict(name='toy')
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def __getitem__(self, index):
+        import numpy as np
+        noise = float(np.random.rand())
+        return dict(inputs=self.inputs[index] + noise,
+                    target=self.targets[index])
+
+
+@_register_test_model
+class ToyRegressor(_BaseModel):
+    """A linear regressor with dropout; ``poison_at`` (an iteration, from 1)
+    makes that iteration's loss NaN."""
+
+    def __init__(self, poison_at: int = 0):
+        super().__init__()
+        self.linear = nn.Linear(4, 1)
+        self.dropout = nn.Dropout(0.5)
+        self.poison_at = poison_at
+        self.calls = 0
+
+    def forward(self, inputs, target=None, mode='tensor'):
+        # mmengine's default collate keeps the samples in lists.
+        inputs = torch.stack(inputs) if isinstance(inputs, list) else inputs
+        if isinstance(target, list):
+            target = torch.stack(target)
+        out = self.linear(self.dropout(inputs)).squeeze(1)
+        if mode == 'loss':
+            self.calls += 1
+            loss = ((out - target)**2).mean()
+            if self.calls == self.poison_at:
+                loss = loss * float('nan')
+            return dict(loss=loss)
+        return out
+
+
+_TOY_RUNNERS = 0
+
+
+def toy_runner(work_dir, max_epochs=3, seed=0, model=None, **cfg):
+    """A Runner with the project's default hooks on the toy model."""
+    default_hooks = dict(
+        checkpoint=dict(
+            type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1),
+        epoch_seed=dict(type='EpochSeedHook'),
+        non_finite_loss=dict(type='NonFiniteLossHook'),
+        logger=dict(type='LoggerHook', interval=1))
+    default_hooks.update(cfg.pop('default_hooks', {}))
+    default_hooks = {k: v for k, v in default_hooks.items() if v is not None}
+    # mmengine shares one MessageHub per experiment name, by default the
+    # start time to the second: runners of one test must not share it.
+    global _TOY_RUNNERS
+    _TOY_RUNNERS += 1
+    return _Runner(
+        model=model or dict(type='TestOnlyToyRegressor'),
+        experiment_name=f'toy_runner_{_TOY_RUNNERS}',
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_size=4,
+            num_workers=0),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=default_hooks,
+        randomness=dict(seed=seed),
+        default_scope='mmrefseg',
+        **cfg)
+
+
+# --- A head whose output is a known function of the input position ----------
+def _ramp_head():
+    from mmrefseg.models.decode_heads import BaseReferHead
+
+    @_register_test_model
+    class RampHead(BaseReferHead):
+        """Ignores its features: the foreground probability at the pixel
+        centre (x, y) of the network input (``input_size`` = (h, w)) is
+        ``bias + slope[0] * x + slope[1] * y``, emitted as logits at
+        ``1 / stride`` of the input on the ``align_corners=True`` grid (the
+        segmentor's default upsampling convention)."""
+
+        def __init__(self,
+                     input_size,
+                     stride=1,
+                     slope=(0.004, 0.006),
+                     bias=0.05,
+                     loss_decode=dict(type='TextPixelContrastiveLoss')):
+            super().__init__(loss_decode=loss_decode)
+            self.input_size, self.stride = tuple(input_size), stride
+            self.slope, self.bias = slope, bias
+
+        def probability(self, x, y):
+            return self.bias + self.slope[0] * x + self.slope[1] * y
+
+        def forward(self, feats):
+            height, width = self.input_size
+            ys = torch.linspace(0, height - 1, height // self.stride)
+            xs = torch.linspace(0, width - 1, width // self.stride)
+            prob = self.probability(xs[None, :], ys[:, None]).double()
+            logits = torch.logit(prob).float()
+            batch = feats['word_feats'].shape[0]
+            return logits.to(feats['word_feats'].device).expand(
+                batch, 1, -1, -1)
+
+    return RampHead
+
+
+RampHead = _ramp_head()

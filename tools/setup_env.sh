@@ -20,6 +20,19 @@ requirements_digest() {
     cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1
 }
 
+# The web demo's browser test (tests/test_demo/test_web_demo.py) drives Debian's Chromium through
+# its chromedriver; installed system-wide, so checked on every run, before the venv's stamp.
+if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        log "installing Debian's chromium and chromium-driver (for the browser test)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        log "warning: /usr/bin/chromium or /usr/bin/chromedriver is missing and this is not root:" \
+            "install Debian's chromium and chromium-driver, or the browser test fails"
+    fi
+fi
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(requirements_digest)" ]] \
         && "$VENV/bin/python" -c "import mmcv.ops, mmseg.models, mmrefseg" 2>/dev/null; then
     log "environment in $VENV is up to date"
@@ -65,6 +78,6 @@ log "installing the stack"
     -r "$ROOT/requirements/optional.txt"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 
-"$VENV/bin/python" -c "import mmcv.ops, mmseg.models, mmpretrain, open_clip, transformers, mmrefseg"
+"$VENV/bin/python" -c "import mmcv.ops, mmseg.models, mmpretrain, open_clip, transformers, mmrefseg, gradio, selenium"
 requirements_digest > "$STAMP"
 log "done: $("$VENV/bin/python" -c 'import mmrefseg; print("mmrefseg", mmrefseg.__version__)')"

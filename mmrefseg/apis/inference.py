@@ -1,5 +1,6 @@
 """Build a referring segmentor and segment one image for given sentences."""
 import copy
+import inspect
 import logging
 import warnings
 from dataclasses import dataclass
@@ -54,12 +55,23 @@ class ReferPrediction:
         data_sample (SegDataSample): The model's output, with ``pred_sem_seg``
             and ``seg_logits`` (1, H, W) and the metainfo (``text``,
             ``ori_shape``, ...), as ``ReferLocalVisualizer`` takes it.
+        query_probs (np.ndarray, optional): (Nq, H, W) float32 foreground
+            probability of each query's mask (EAVL's aligner, asked for with
+            ``inference_model(..., with_query_masks=True)``); None otherwise.
+        query_scores (np.ndarray, optional): (Nq, ) float32 the estimator's
+            score of each query (they sum to one); None otherwise.
+        no_target (bool, optional): The model's decision that the sentence
+            refers to nothing in the image (GRES; ``mask`` is then empty),
+            from a head with a no-target branch; None for other models.
     """
     text: str
     mask: np.ndarray
     prob: np.ndarray
     score: float
     data_sample: SegDataSample
+    query_probs: Optional[np.ndarray] = None
+    query_scores: Optional[np.ndarray] = None
+    no_target: Optional[bool] = None
 
 
 def _image_loader_cfg(pipeline_cfg: List[dict]) -> Tuple[Optional[dict],
@@ -302,16 +314,27 @@ def _to_prediction(sample: SegDataSample) -> ReferPrediction:
     prob = sample.seg_logits.data[0].float().cpu().numpy()
     mask = sample.pred_sem_seg.data[0].cpu().numpy().astype(bool)
     score = float(prob[mask].mean()) if mask.any() else 0.0
+    query_probs = query_scores = None
+    if 'query_seg_logits' in sample:
+        query_probs = sample.query_seg_logits.data.float().cpu().numpy()
+        query_scores = sample.query_scores.float().cpu().numpy()
     return ReferPrediction(
         text=sample.metainfo['text'],
         mask=mask,
         prob=prob,
         score=score,
-        data_sample=sample)
+        data_sample=sample,
+        query_probs=query_probs,
+        query_scores=query_scores,
+        no_target=(bool(sample.pred_no_target)
+                   if 'pred_no_target' in sample else None))
 
 
 def inference_model(
-        model: nn.Module, image: ImageType, text: Union[str, Sequence[str]]
+    model: nn.Module,
+    image: ImageType,
+    text: Union[str, Sequence[str]],
+    with_query_masks: bool = False
 ) -> Union[ReferPrediction, List[ReferPrediction]]:
     """Segments the object each sentence refers to in one image.
 
@@ -327,6 +350,12 @@ def inference_model(
             ``ValueError``; ones longer than the encoder's ``word_len`` are
             truncated by its tokenizer, with a logged warning; any unicode is
             accepted.
+        with_query_masks (bool): Also return each query's mask and score
+            (``query_probs``, ``query_scores``) where the model's head makes
+            them (EAVL's aligner, paper Fig. 4; the encoders run once, the
+            head once more); other models and the deployed backends return
+            None there. The masks are the same either way. Defaults to
+            False.
 
     Returns:
         ReferPrediction | list[ReferPrediction]: One per sentence (a list
@@ -353,6 +382,11 @@ def inference_model(
             batch_inputs = batch_inputs.contiguous(
                 memory_format=torch.channels_last)
         # (1, 3, H, W) with B samples: the segmentor encodes the image once.
-        results = model.predict(batch_inputs, samples)
+        if with_query_masks and 'with_query_masks' in inspect.signature(
+                model.predict).parameters:
+            results = model.predict(
+                batch_inputs, samples, with_query_masks=True)
+        else:
+            results = model.predict(batch_inputs, samples)
     predictions = [_to_prediction(result) for result in results]
     return predictions[0] if single else predictions

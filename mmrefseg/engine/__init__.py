@@ -1,5 +1,7 @@
 from .checkpoint_compat import register_checkpoint_safe_globals
-from .hooks import ReferVisualizationHook
+from .fileio import AtomicLocalBackend
+from .hooks import (AtomicCheckpointHook, EpochSeedHook, NonFiniteLossHook,
+                    ReferVisualizationHook)
 from .optimizers import CPUAmpOptimWrapper
 
 # mmengine loads checkpoints with torch.load's weights_only default: make its
@@ -7,6 +9,7 @@ from .optimizers import CPUAmpOptimWrapper
 register_checkpoint_safe_globals()
 
 __all__ = [
-    'ReferVisualizationHook', 'CPUAmpOptimWrapper',
+    'AtomicLocalBackend', 'AtomicCheckpointHook', 'EpochSeedHook',
+    'NonFiniteLossHook', 'ReferVisualizationHook', 'CPUAmpOptimWrapper',
     'register_checkpoint_safe_globals'
 ]

@@ -171,3 +171,85 @@ def test_command_line(tmp_path):
         assert 40 <= min(image.size) and max(image.size) <= 48
     with pytest.raises(ValueError, match='At least 4 images'):
         generator.generate_refer_data(str(tmp_path / 'x'), num_images=3)
+
+
+# --- the gRefCOCO-format set (--gres) --------------------------------------
+def _grefs(root):
+    with open(osp.join(root, 'grefcoco', 'grefs(unc).json')) as f:
+        refs = json.load(f)
+    with open(osp.join(root, 'grefcoco', 'instances.json')) as f:
+        instances = json.load(f)
+    return refs, instances
+
+
+def test_gres_shares_and_targets(tmp_path):
+    generator = refer_generator()
+    generator.main([
+        str(tmp_path), '--gres', '--num-images', '60', '--min-size', '40',
+        '--max-size', '48'
+    ])
+    assert not osp.exists(tmp_path / 'refcoco')
+    refs, instances = _grefs(str(tmp_path))
+    anns = {ann['id']: ann for ann in instances['annotations']}
+    shape_names = {c['id']: c['name'] for c in instances['categories']}
+    assert {r['split'] for r in refs} == {'train', 'val', 'testA', 'testB'}
+    counts = dict(none=0, multi=0, all=0)
+    sent_ids = []
+    for ref in refs:
+        assert set(ref) == REF_KEYS
+        num = len(ref['sentences'])
+        sent_ids += ref['sent_ids']
+        counts['all'] += num
+        objects = [a for a in anns.values()
+                   if a['image_id'] == ref['image_id']]
+        present = {(_colour_of(ann, instances, str(tmp_path)),
+                    shape_names[ann['category_id']]) for ann in objects}
+        if ref['ann_id'] == [-1]:
+            counts['none'] += num
+            assert ref['category_id'] == [-1]
+            # "the <colour> <shape>" names nothing in the image.
+            for sent in ref['sentences']:
+                words = sent['tokens']
+                named = [w for w in words if w in generator.COLOURS]
+                kinds = [w for w in words if w in generator.SHAPE_IDS]
+                if named and kinds:
+                    assert (named[0], kinds[0]) not in present, sent
+            continue
+        if len(ref['ann_id']) > 1:
+            counts['multi'] += num
+        assert ref['category_id'] == [
+            anns[i]['category_id'] for i in ref['ann_id']
+        ]
+        assert all(anns[i]['image_id'] == ref['image_id']
+                   for i in ref['ann_id'])
+    assert len(sent_ids) == len(set(sent_ids))
+    # About 15 % no-target and 25 % multi-target expressions.
+    assert 0.08 < counts['none'] / counts['all'] < 0.22
+    assert 0.15 < counts['multi'] / counts['all'] < 0.35
+
+
+def _colour_of(ann, instances, root):
+    """The generator's colour name nearest to the annotation's pixels."""
+    colours = refer_generator().COLOURS
+    image = next(i for i in instances['images'] if i['id'] == ann['image_id'])
+    pixels = np.asarray(
+        Image.open(osp.join(root, 'images', 'train2014',
+                            image['file_name'])).convert('RGB'))
+    mask = decode_segmentation(ann['segmentation'], image['height'],
+                               image['width']).astype(bool)
+    mean = pixels[mask].mean(0)
+    return min(
+        colours, key=lambda c: np.abs(np.array(colours[c]) - mean).sum())
+
+
+def test_gres_deterministic(tmp_path):
+    generator = refer_generator()
+    first = tmp_path / 'a'
+    second = tmp_path / 'b'
+    for root in (first, second):
+        generator.generate_grefer_data(str(root), 5, seed=2, min_size=40,
+                                       max_size=48)
+    assert filecmp.cmp(
+        first / 'grefcoco' / 'grefs(unc).json',
+        second / 'grefcoco' / 'grefs(unc).json',
+        shallow=False)

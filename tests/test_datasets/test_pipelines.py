@@ -19,7 +19,7 @@ CONFIG_DIR = osp.join(
     '_base_', 'datasets')
 META_KEYS = {
     'img_path', 'image_id', 'ref_id', 'sent_id', 'text', 'ori_shape',
-    'img_shape', 'resized_shape', 'pad_offset', 'scale_factor'
+    'img_shape', 'resized_shape', 'pad_offset', 'scale_factor', 'no_target'
 }
 
 

@@ -150,7 +150,6 @@ def test_lazy_init_defers_reading(tmp_path):
 
 # --- bad input --------------------------------------------------------------
 @pytest.mark.parametrize('kwargs,message', [
-    (dict(dataset='refcocoo'), "'refcocoo'"),
     (dict(dataset='refcoco', split_by='umd'), "'umd'"),
     (dict(dataset='refcoco+', split_by='google'), "'google'"),
     (dict(dataset='refcocog', split_by='umd', split='testA'), "'testA'"),
@@ -287,3 +286,100 @@ def test_annotation_with_empty_segmentation(tmp_path):
     message = str(error.value)
     assert f'Annotation {ref["ann_id"]} (ref {ref["ref_id"]})' in message
     assert 'empty segmentation' in message
+
+
+# --- a refer-format folder of one's own ------------------------------------
+def _copy_as(root, source, name, split_by='unc'):
+    """Copy the annotation folder ``source`` to ``name`` (images shared)."""
+    shutil.copytree(osp.join(root, source), osp.join(root, name))
+    return _refs(root, name, split_by)
+
+
+def test_own_folder_loads_under_its_name(tmp_path):
+    root = make_refer_data(tmp_path, num_images=6)
+    refs = _copy_as(root, 'refcoco', 'my_refs')
+    for split_by in ('unc', None):  # None: the folder's only refs file
+        for split in ('train', 'val'):
+            dataset = ReferDataset(
+                dataset='my_refs',
+                split_by=split_by,
+                split=split,
+                data_root=root,
+                test_mode=True)
+            split_refs = [r for r in refs if r['split'] == split]
+            assert len(dataset) == sum(
+                len(r['sentences']) for r in split_refs)
+            assert dataset.metainfo['dataset_name'] == 'my_refs'
+            assert dataset.metainfo['split_by'] == 'unc'
+            assert dataset.get_data_info(0)['no_target'] is False
+
+
+def test_own_split_by_and_splits(tmp_path):
+    root = make_refer_data(tmp_path, num_images=6)
+    refs = _copy_as(root, 'refcoco', 'shapesref')
+    for i, ref in enumerate(refs):
+        ref['split'] = f'fold{i % 3}'
+    with open(osp.join(root, 'shapesref', 'refs(mine).p'), 'wb') as f:
+        pickle.dump(refs, f)
+    dataset = ReferDataset(
+        dataset='shapesref', split_by='mine', split='fold2', data_root=root)
+    assert sorted(dataset.get_data_info(i)['ref_id']
+                  for i in range(len(dataset))) == [
+                      r['ref_id'] for r in refs if r['split'] == 'fold2'
+                  ]
+    # An unknown split lists the splits of that refs file.
+    with pytest.raises(ValueError) as error:
+        ReferDataset(
+            dataset='shapesref', split_by='mine', split='val',
+            data_root=root)
+    assert "splits present: ['fold0', 'fold1', 'fold2']" in str(error.value)
+    # An unknown split_by lists the refs files and split_by values present.
+    with pytest.raises(FileNotFoundError) as error:
+        ReferDataset(dataset='shapesref', split_by='umd', data_root=root)
+    message = str(error.value)
+    assert osp.join(root, 'shapesref', 'refs(umd).p') in message
+    assert "split_by values present: ['mine', 'unc']" in message
+    # Two refs files: which one is not guessed.
+    with pytest.raises(ValueError, match=r"present: \['mine', 'unc'\]"):
+        ReferDataset(dataset='shapesref', data_root=root)
+
+
+def test_own_folder_with_json_refs(tmp_path):
+    root = make_refer_data(tmp_path, num_images=6)
+    refs = _copy_as(root, 'refcocog', 'json_refs', split_by='umd')
+    folder = osp.join(root, 'json_refs')
+    for name in os.listdir(folder):
+        if name.startswith('refs('):
+            os.remove(osp.join(folder, name))
+    with open(osp.join(folder, 'refs(umd).json'), 'w') as f:
+        json.dump(refs, f)
+    dataset = ReferDataset(dataset='json_refs', split='test', data_root=root)
+    assert dataset.metainfo['split_by'] == 'umd'
+    assert len(dataset) == sum(r['split'] == 'test' for r in refs)
+
+
+def test_missing_own_folder(tmp_path):
+    root = make_refer_data(tmp_path, num_images=6)
+    with pytest.raises(FileNotFoundError) as error:
+        ReferDataset(dataset='refcocoo', data_root=root)
+    message = str(error.value)
+    assert osp.join(root, 'refcocoo') in message
+    assert "'refcoco'" in message and "'refcocog'" in message
+
+
+def test_known_dataset_default_split_by(refer_root):
+    dataset = ReferDataset(dataset='refcocog', split='val',
+                           data_root=refer_root)
+    assert dataset.metainfo['split_by'] == 'umd'
+
+
+@pytest.mark.parametrize('ann_id', [-1, [-1], [1, 2]])
+def test_grefcoco_style_ref_in_plain_file(tmp_path, ann_id):
+    root = make_refer_data(tmp_path, num_images=6)
+    refs = _rewrite_refs(root, 'refcoco', 'unc',
+                         lambda refs: refs[0].update(ann_id=ann_id))
+    with pytest.raises(ValueError) as error:
+        ReferDataset(data_root=root, split=refs[0]['split'])
+    message = str(error.value)
+    assert f'Ref {refs[0]["ref_id"]} ' in message
+    assert 'GReferDataset' in message

@@ -16,7 +16,10 @@ CONFIGS = sorted(
     for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                           recursive=True))
 TRAIN_CONFIGS = [c for c in CONFIGS if '_base_' not in c]
-TINY_CONFIGS = [c for c in CONFIGS if c.startswith('configs/toy/')]
+TINY_CONFIGS = [
+    c for c in CONFIGS
+    if c.startswith('configs/toy/') or c.endswith('-toy.py')
+]
 
 
 def load(config):
@@ -37,13 +40,19 @@ def test_train_config_is_complete(config):
                 'test_dataloader', 'val_evaluator', 'optim_wrapper',
                 'param_scheduler', 'train_cfg'):
         assert key in cfg, key
-    assert cfg.test_evaluator.type == 'ReferMetric'
+    # gRefCOCO (configs/gres) is scored with ReLA's GRES metrics.
+    assert cfg.test_evaluator.type == ('GReferMetric' if config.startswith(
+        'configs/gres/') else 'ReferMetric')
     encoder = cfg.model.text_encoder
     word_len = encoder.get('context_length', encoder.get('word_len'))
     dataset = cfg.train_dataloader.dataset.dataset
     if 'toy' not in config:
-        # G-Ref sentences are longer (papers: 17 RefCOCO/+, 22 G-Ref).
-        assert word_len == (22 if dataset == 'refcocog' else 17)
+        # G-Ref sentences are longer (papers: 17 RefCOCO/+, 22 G-Ref); LAVT
+        # keeps 20 tokens on every dataset.
+        if config.startswith('configs/lavt/'):
+            assert word_len == 20
+        else:
+            assert word_len == (22 if dataset == 'refcocog' else 17)
         assert cfg.val_dataloader.dataset.dataset == dataset
         assert cfg.test_dataloader.dataset.dataset == dataset
 
@@ -174,7 +183,8 @@ def test_full_config_builds(config):
     # fraction of a second each, with their real shapes. mmpretrain's Swin
     # reads its stochastic-depth rates with .item(), so Swin builds on the
     # CPU (a few seconds).
-    device = 'cpu' if cfg.model.backbone.type == 'SwinAttnPool' else 'meta'
+    device = 'cpu' if cfg.model.backbone.type in ('SwinAttnPool',
+                                                  'LAVTSwin') else 'meta'
     with torch.device(device):
         model = MODELS.build(buildable(cfg))
     num_params = sum(p.numel() for p in model.parameters())
@@ -186,27 +196,93 @@ def test_full_config_builds(config):
         assert generator.neck.use_sentence is False
 
 
+def _flat(cfg: dict, prefix: str = '') -> dict:
+    flat = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+ABLATION_BASE = 'configs/eavl/ablations/eavl_swinb_25e_refcoco+.py'
+_QUERIES = 'decode_head.query_generator.num_queries'
+_NO_TEXT = {'neck.use_sentence': False, 'text_encoder.use_sentence': False}
+_NO_VISION = {'decode_head.query_generator.use_global_vision': False}
+_STATIC = {'decode_head.kernel_source': 'static'}
+# Each ablation file -> exactly what its model changes from ABLATION_BASE
+# (the paper's Tables II-IV, docs/ablations.md).
+ABLATION_CHANGES = {
+    'eavl_swinb_25e_refcoco+.py': {},
+    **{
+        f'eavl_swinb_nq{nq}_25e_refcoco+.py': {_QUERIES: nq}
+        for nq in (1, 2, 4, 8, 16, 32)
+    },
+    'eavl_swinb_fixed-kernel_25e_refcoco+.py': _STATIC,
+    'eavl_swinb_nq16_fixed-kernel_25e_refcoco+.py': {
+        _QUERIES: 16, **_STATIC},
+    'eavl_swinb_nq8_fixed-kernel_25e_refcoco+.py': {_QUERIES: 8, **_STATIC},
+    'eavl_swinb_sentence-kernel_25e_refcoco+.py': {
+        'decode_head.kernel_source': 'sentence'},
+    'eavl_swinb_no-estimator_25e_refcoco+.py': {
+        'decode_head.use_estimator': False},
+    'eavl_swinb_no-global-vision_25e_refcoco+.py': _NO_VISION,
+    'eavl_swinb_no-global-text_25e_refcoco+.py': _NO_TEXT,
+    'eavl_swinb_no-global-vision-text_25e_refcoco+.py': {
+        **_NO_TEXT, **_NO_VISION},
+    'eavl_swinb_mask-stride8_25e_refcoco+.py': {
+        'decode_head.num_upsamples': 1},
+    'eavl_swinb_no-estimator-residual_25e_refcoco+.py': {
+        'decode_head.estimator_residual': False},
+    'eavl_swinb_no-pool-residual_25e_refcoco+.py': {
+        'backbone.pool_residual': False},
+}
+
+
+def test_every_ablation_is_listed():
+    assert sorted(osp.basename(c)
+                  for c in ABLATION_CONFIGS) == sorted(ABLATION_CHANGES)
+
+
 @pytest.mark.parametrize('config', ABLATION_CONFIGS)
 def test_ablation_switches(config):
-    """Each ablation keeps the paper's protocol (RefCOCO+, 25 epochs) and its
-    switch reaches the paper-size head and neck it changes."""
+    """Each ablation keeps the paper's protocol (RefCOCO+, 25 epochs), changes
+    only its switches, and they reach the paper-size head and neck."""
     cfg = load(config)
     assert cfg.train_cfg.max_epochs == 25
     assert cfg.param_scheduler[0].end == 25
     assert cfg.train_dataloader.dataset.dataset == 'refcoco+'
+    assert cfg.val_dataloader.dataset.split == 'val'
+    base, model = _flat(load(ABLATION_BASE).model), _flat(cfg.model)
+    changed = {
+        key: model.get(key)
+        for key in set(base) | set(model) if base.get(key) != model.get(key)
+    }
+    expected = ABLATION_CHANGES[osp.basename(config)]
+    assert changed == expected
+    # the rest of the config (data, schedule, runtime) is the base's
+    rest = {k: v for k, v in load(ABLATION_BASE).items() if k != 'model'}
+    assert {k: v for k, v in cfg.items() if k != 'model'} == rest
+
     with torch.device('meta'):
         head = MODELS.build(cfg.model.decode_head)
         neck = MODELS.build(cfg.model.neck)
-    name = osp.basename(config)
-    num_queries = head.query_generator.reduce[-1].out_channels
-    expected_queries = 24
-    if '_nq' in name:
-        expected_queries = int(name.split('_nq')[1].split('_')[0])
-    assert num_queries == expected_queries
-    assert hasattr(head, 'estimator_score') == ('no-estimator' not in name
-                                                and 'fixed-kernel' not in name)
-    assert head.kernel_source == ('sentence'
-                                  if 'fixed-kernel' in name else 'queries')
-    assert hasattr(head.query_generator,
-                   'word_gate') == ('no-global-vision' not in name)
-    assert hasattr(neck, 'txt_proj') == ('no-global-text' not in name)
+    kernel_source = expected.get('decode_head.kernel_source', 'queries')
+    assert head.kernel_source == kernel_source
+    assert head.query_generator.reduce[-1].out_channels == expected.get(
+        _QUERIES, 24)
+    # the fixed / sentence kernel gives one mask: no estimator is built
+    assert hasattr(head, 'estimator_score') == (
+        kernel_source == 'queries'
+        and expected.get('decode_head.use_estimator', True))
+    assert hasattr(head, 'kernel_proj') == (kernel_source != 'static')
+    assert hasattr(head, 'static_conv') == (kernel_source == 'static')
+    assert head.estimator_residual == expected.get(
+        'decode_head.estimator_residual', True)
+    upsamplings = sum(
+        isinstance(layer, torch.nn.Upsample) for layer in head.mask_upsampler)
+    assert upsamplings == expected.get('decode_head.num_upsamples', 2)
+    assert hasattr(head.query_generator, 'word_gate') == (
+        'decode_head.query_generator.use_global_vision' not in expected)
+    assert hasattr(neck, 'txt_proj') == ('neck.use_sentence' not in expected)

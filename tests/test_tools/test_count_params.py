@@ -36,3 +36,26 @@ def test_main_on_a_config(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert 'neck' in out and 'vision_proj' in out
     assert out.strip().splitlines()[-1].startswith('total 0.0')
+
+
+def test_missing_bert_directory_counts_bert_base(tmp_path, capsys):
+    tool = _load_tool()
+    encoder = dict(
+        type='BertTextEncoder',
+        pretrained=str(tmp_path / 'bert-base-uncased'),
+        word_dim=512,
+        sentence_dim=768)
+    offline = tool.offline_text_encoder(encoder, str(tmp_path))
+    assert 'not found' in capsys.readouterr().out
+    assert offline['pretrained'] is None and offline['bert_cfg'] == {}
+    from mmrefseg.registry import MODELS
+    from mmrefseg.utils import register_all_modules
+    register_all_modules()
+    text_encoder = MODELS.build(offline)
+    # bert-base-uncased without its pooler: 108,891,648 parameters
+    assert sum(p.numel() for p in text_encoder.bert.parameters()) == 108891648
+    # a directory that exists, and any other encoder, are left alone
+    (tmp_path / 'bert-base-uncased').mkdir()
+    assert tool.offline_text_encoder(encoder, str(tmp_path)) == encoder
+    clip = dict(type='CLIPTextEncoder', pretrained='missing.pt')
+    assert tool.offline_text_encoder(clip, str(tmp_path)) is clip

@@ -32,17 +32,31 @@ def test_dist_train_two_processes(tool_config, tmp_path):
     meta = torch.load(
         osp.join(tmp_path, 'epoch_1.pth'), map_location='cpu',
         weights_only=False)['meta']
-    # 14 training refs over 2 processes, 4 per batch: 2 iterations (a single
-    # process needs 4).
-    assert (meta['epoch'], meta['iter']) == (1, 2)
+    # 14 training refs over 2 processes: 7 per rank, one full batch of 4 (the
+    # config drops the last, smaller one).
+    assert (meta['epoch'], meta['iter']) == (1, 1)
     # Validation counted each of the 13 sentences once.
     assert 'Referring segmentation results on 13 sentences' in log
+
+
+def test_dist_train_through_a_last_batch_of_one(tool_config, tmp_path):
+    # 7 refs per rank in batches of 3: each rank's last batch holds one
+    # sample, which the sentence BatchNorm of CRIS must train on.
+    dist_tool('dist_train.sh', tool_config, '2', '--work-dir', str(tmp_path),
+              '--cfg-options', 'train_dataloader.batch_size=3',
+              'train_dataloader.drop_last=False')
+    meta = torch.load(
+        osp.join(tmp_path, 'epoch_1.pth'), map_location='cpu',
+        weights_only=False)['meta']
+    assert (meta['epoch'], meta['iter']) == (1, 3)
 
 
 def test_dist_test_matches_single_process(tool_config, trained_checkpoint,
                                           tmp_path):
     _, checkpoint = trained_checkpoint
-    options = ['--cfg-options', 'model.test_cfg.threshold=0.01']
+    # One epoch of 3 iterations leaves probabilities far below 0.5: a low
+    # threshold gives partial masks, so that the comparison is not vacuous.
+    options = ['--cfg-options', 'model.test_cfg.threshold=1e-6']
     single, double = str(tmp_path / 'single.json'), str(tmp_path / 'dist.json')
     python_tool('test.py', tool_config, checkpoint, '--work-dir',
                 str(tmp_path / 'single'), '--out', single, *options)

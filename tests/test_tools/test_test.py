@@ -155,3 +155,82 @@ def test_exported_model_gives_the_pytorch_masks_and_metrics(
     assert differing <= 1e-3 * total
     for key, value in expected['metrics'].items():
         assert deployed['metrics'][key] == pytest.approx(value, abs=0.1)
+
+
+def test_out_masks_are_the_loaded_checkpoints_predictions(
+        test_run, tool_config, trained_checkpoint):
+    """The masks tools/test.py writes equal direct inference of the same
+    checkpoint, sentence by sentence, and differ from those of the model
+    without it (so the check could see the checkpoint being ignored)."""
+    import warnings
+
+    from mmrefseg.apis import (NO_INFERENCE_TRANSFORMS, inference_model,
+                               init_model)
+    _, checkpoint = trained_checkpoint
+    options = {'model.test_cfg.threshold': 0.01}
+    model = init_model(
+        tool_config,
+        checkpoint,
+        cfg_options=options,
+        inference_cfg=NO_INFERENCE_TRANSFORMS)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # random weights, on purpose
+        untrained = init_model(
+            tool_config,
+            cfg_options=options,
+            inference_cfg=NO_INFERENCE_TRANSFORMS)
+    results, _ = test_run
+    differing_from_untrained = 0
+    for record, written in zip(results['predictions'],
+                               _decoded_masks(results)):
+        direct = inference_model(model, record['img_path'], record['text'])
+        assert direct.mask.shape == written.shape
+        mismatched = int((direct.mask != written.astype(bool)).sum())
+        assert mismatched <= 1e-3 * written.size, (record['sent_id'],
+                                                   mismatched)
+        other = inference_model(untrained, record['img_path'],
+                                record['text'])
+        differing_from_untrained += int((other.mask != direct.mask).sum())
+    total = sum(mask.size for mask in _decoded_masks(results))
+    assert differing_from_untrained > 0.01 * total
+
+
+def _constant_checkpoint(source, path, logit):
+    """``source`` with the projector's text kernel zeroed and its bias set to
+    ``logit``: every pixel of every sentence gets that logit."""
+    import torch
+    checkpoint = torch.load(source, map_location='cpu', weights_only=False)
+    state = checkpoint['state_dict']
+    state['decode_head.proj.txt.weight'].zero_()
+    state['decode_head.proj.txt.bias'].zero_()
+    state['decode_head.proj.txt.bias'][-1] = logit
+    torch.save(dict(meta=checkpoint.get('meta', {}), state_dict=state), path)
+    return str(path)
+
+
+def test_different_checkpoints_give_their_own_masks_and_metrics(
+        tool_config, trained_checkpoint, tmp_path):
+    """A checkpoint that says 'everything' and one that says 'nothing': the
+    written masks are full and empty, and the metrics follow them."""
+    _, checkpoint = trained_checkpoint
+    outputs = {}
+    for name, logit in (('everything', 20.0), ('nothing', -20.0)):
+        weights = _constant_checkpoint(checkpoint, tmp_path / f'{name}.pth',
+                                       logit)
+        out = str(tmp_path / f'{name}.json')
+        python_tool('test.py', tool_config, weights, '--work-dir',
+                    str(tmp_path / name), '--out', out)
+        with open(out) as f:
+            outputs[name] = json.load(f)
+    everything, nothing = outputs['everything'], outputs['nothing']
+    assert all(mask.all() for mask in _decoded_masks(everything))
+    assert not any(mask.any() for mask in _decoded_masks(nothing))
+    assert everything['checkpoint'].endswith('everything.pth')
+    # Predicting every pixel: each IoU is the object's share of its image.
+    ious = [record['iou'] for record in everything['predictions']]
+    assert all(0 < iou < 1 for iou in ious)
+    assert everything['metrics']['mIoU'] == pytest.approx(
+        100 * sum(ious) / len(ious))
+    assert 0 < everything['metrics']['oIoU'] < 100
+    assert nothing['metrics']['mIoU'] == 0
+    assert nothing['metrics']['oIoU'] == 0

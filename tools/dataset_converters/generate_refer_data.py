@@ -15,10 +15,26 @@ with a margin. The files follow the public refer API exactly::
 Splits are by image (an image belongs to one split of a refs file): unc
 train / val / testA / testB, umd train / val / test, google train / val.
 
-Example::
+With ``--gres`` it writes a gRefCOCO-format set instead (GRES: expressions
+with several targets or none)::
+
+    OUT_DIR/images/train2014/COCO_train2014_%012d.jpg
+    OUT_DIR/grefcoco/{instances.json, grefs(unc).json}
+
+There an image may hold two shapes of one colour (of different shapes), and
+besides one ref per shape (``ann_id`` a one-element list) the refs hold
+multi-target expressions ("all the circles", "both red shapes", "the red
+circle and the blue triangle", "the shapes on the left", "all the shapes";
+``ann_id`` lists their annotations) and no-target ones ("the purple
+triangle" where there is none, ``ann_id`` ``[-1]``): about 25 % and 15 % of
+the expressions.
+
+Examples::
 
     python tools/dataset_converters/generate_refer_data.py data/refer_toy \
         --num-images 360 --seed 0
+    python tools/dataset_converters/generate_refer_data.py data/grefer_toy \
+        --gres --num-images 360 --seed 0
 """
 import argparse
 import json
@@ -107,14 +123,26 @@ def _polygon_area(points: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
 
 
-def make_scene(image_id: int, first_ann_id: int, rng: np.random.Generator,
-               min_size: int, max_size: int) -> Scene:
-    """Place 2-4 non-overlapping shapes of distinct colours."""
+def make_scene(image_id: int,
+               first_ann_id: int,
+               rng: np.random.Generator,
+               min_size: int,
+               max_size: int,
+               shared_colours: bool = False) -> Scene:
+    """Place 2-4 non-overlapping shapes of distinct colours.
+
+    With ``shared_colours`` (the GRES set) 2-5 shapes, and in about half of
+    the images with three or more, the last one takes the first one's
+    colour (with another shape, so that colour and shape still name each
+    shape).
+    """
     width = int(rng.integers(min_size, max_size + 1))
     height = int(rng.integers(min_size, max_size + 1))
     short = min(width, height)
-    num_objects = int(rng.integers(2, 5))
+    num_objects = int(rng.integers(2, 6 if shared_colours else 5))
     colours = rng.choice(list(COLOURS), size=num_objects, replace=False)
+    if shared_colours and num_objects >= 3 and rng.random() < 0.5:
+        colours[-1] = colours[0]
     placed = []  # (cx, cy, radius)
     shapes = []
     for colour in colours:
@@ -129,7 +157,8 @@ def make_scene(image_id: int, first_ann_id: int, rng: np.random.Generator,
         else:
             continue
         placed.append((cx, cy, radius))
-        shape = str(rng.choice(list(SHAPE_IDS)))
+        taken = {s.shape for s in shapes if s.colour == colour}
+        shape = str(rng.choice([s for s in SHAPE_IDS if s not in taken]))
         points = _polygon(shape, cx, cy, radius, rng)
         shapes.append(
             Shape(
@@ -170,6 +199,7 @@ def _facts(shape: Shape, scene: Scene) -> dict:
         colour=shape.colour,
         shape=shape.shape,
         shape_unique=all(s.shape != shape.shape for s in others),
+        colour_unique=all(s.colour != shape.colour for s in others),
         hpos=_side(shape.cx / scene.width, 'left', 'right'),
         vpos=_side(shape.cy / scene.height, 'top', 'bottom'),
         leftmost=_beats(others, lambda s: shape.cx + margin_x < s.cx),
@@ -249,6 +279,9 @@ def _sentences(facts: dict, style: str) -> Dict[str, List[str]]:
             unnamed.append(f'the only {s} in the image')
     else:
         raise ValueError(f'Unknown sentence style {style!r}.')
+    if not facts['colour_unique']:
+        # Another shape has this colour: only sentences naming the shape too.
+        named = [text for text in named if s in text.split()]
     return dict(named=named, unnamed=unnamed)
 
 
@@ -322,6 +355,173 @@ def build_refs(scenes: List[Scene], style: str, split_of: Dict[int, str],
     return refs
 
 
+def _plural(shape: str) -> str:
+    return f'{shape}s'
+
+
+NUMBER_WORDS = {2: 'two', 3: 'three', 4: 'four', 5: 'five'}
+
+
+def _multi_target_expressions(scene: Scene) -> List[tuple]:
+    """Groups of two or more shapes and sentences naming exactly them.
+
+    Returns:
+        list[tuple[list[Shape], list[str]]]: Each group with its candidate
+        sentences.
+    """
+    groups = []
+    by_shape: Dict[str, List[Shape]] = {}
+    by_colour: Dict[str, List[Shape]] = {}
+    for shape in scene.shapes:
+        by_shape.setdefault(shape.shape, []).append(shape)
+        by_colour.setdefault(shape.colour, []).append(shape)
+    for kind, members in by_shape.items():
+        if len(members) >= 2:
+            texts = [f'all the {_plural(kind)}', f'the {_plural(kind)}',
+                     f'every {kind}',
+                     f'the {NUMBER_WORDS[len(members)]} {_plural(kind)}']
+            if len(members) == 2:
+                texts.append(f'both {_plural(kind)}')
+            groups.append((members, texts))
+    for colour, members in by_colour.items():
+        if len(members) >= 2:
+            texts = [f'all the {colour} shapes', f'the {colour} shapes',
+                     f'the {colour} ones']
+            if len(members) == 2:
+                texts.append(f'both {colour} shapes')
+            groups.append((members, texts))
+    if len(scene.shapes) >= 2:
+        groups.append((list(scene.shapes),
+                       ['all the shapes', 'every shape', 'all of them',
+                        'all objects']))
+    # Two shapes named one by one (colour and shape name every shape).
+    if len(scene.shapes) >= 3:
+        first, second = sorted(
+            scene.shapes, key=lambda s: s.ann_id)[:2]
+        a = f'{first.colour} {first.shape}'
+        b = f'{second.colour} {second.shape}'
+        groups.append(([first, second],
+                       [f'the {a} and the {b}', f'{a} and {b}',
+                        f'the {b} and the {a}']))
+    # A side of the image, when every shape is clearly on one side or the
+    # other and two or more are on this one.
+    for key, (low, high), size in (('cx', ('left', 'right'), scene.width),
+                                   ('cy', ('top', 'bottom'), scene.height)):
+        sides = [
+            _side(getattr(s, key) / size, low, high) for s in scene.shapes
+        ]
+        if None in sides:
+            continue
+        for side in (low, high):
+            members = [s for s, at in zip(scene.shapes, sides) if at == side]
+            if 2 <= len(members) < len(scene.shapes):
+                groups.append((members, [
+                    f'the shapes on the {side}', f'everything on the {side}',
+                    f'the {side} shapes'
+                ]))
+    return groups
+
+
+def _no_target_expressions(scene: Scene) -> List[str]:
+    """Sentences that name no shape of the scene: an absent colour, a
+    present colour with an absent shape, or an absent shape."""
+    present = {(s.colour, s.shape) for s in scene.shapes}
+    colours = {s.colour for s in scene.shapes}
+    kinds = {s.shape for s in scene.shapes}
+    texts = []
+    for colour in COLOURS:
+        for kind in SHAPE_IDS:
+            if (colour, kind) in present:
+                continue
+            texts += [f'the {colour} {kind}', f'{colour} {kind}']
+            if colour not in colours:
+                texts.append(f'the {colour} one')
+    for kind in SHAPE_IDS:
+        if kind not in kinds:
+            texts += [f'the {kind}', f'all the {_plural(kind)}']
+    return texts
+
+
+def _sentence(text: str, sent_id: int) -> dict:
+    return dict(
+        tokens=text.split(),
+        raw=text[0].upper() + text[1:],
+        sent_id=sent_id,
+        sent=text)
+
+
+def _stochastic_round(value: float, rng: np.random.Generator) -> int:
+    return int(math.floor(value + rng.random()))
+
+
+def build_grefs(scenes: List[Scene],
+                split_of: Dict[int, str],
+                rng: np.random.Generator,
+                multi_target_share: float = 0.25,
+                no_target_share: float = 0.15,
+                sentence_counts: Sequence[int] = (1, 2, 2, 3)) -> List[dict]:
+    """The refs of a gRefCOCO-format file.
+
+    Every shape gets a single-target ref (refcoco-style sentences); each
+    image also gets multi-target and no-target refs of one or two sentences,
+    about ``multi_target_share`` and ``no_target_share`` of the sentences.
+    ``ann_id`` and ``category_id`` are lists (``[-1]`` for no target), as in
+    gRefCOCO.
+    """
+    refs = []
+    sent_id = 0
+    single_share = 1.0 - multi_target_share - no_target_share
+    for scene in scenes:
+        image_refs = []  # (shapes or None, texts)
+        for shape in scene.shapes:
+            count = int(rng.choice(sentence_counts))
+            texts = _choose(
+                _sentences(_facts(shape, scene), 'refcoco'), count, rng)
+            image_refs.append(([shape], texts))
+        single_sentences = sum(len(texts) for _, texts in image_refs)
+        # Extra sentences so that the shares come out as asked; multi- and
+        # no-target refs hold 1.5 sentences on average.
+        per_share = single_sentences / single_share / 1.5
+        groups = _multi_target_expressions(scene)
+        num_multi = min(
+            _stochastic_round(multi_target_share * per_share, rng),
+            len(groups))
+        for index in rng.permutation(len(groups))[:num_multi]:
+            members, texts = groups[int(index)]
+            count = min(int(rng.integers(1, 3)), len(texts))
+            image_refs.append(
+                (members, [str(t) for t in rng.permutation(texts)[:count]]))
+        absent = _no_target_expressions(scene)
+        num_none = _stochastic_round(no_target_share * per_share, rng)
+        for _ in range(num_none):
+            count = int(rng.integers(1, 3))
+            image_refs.append(
+                (None, [str(t) for t in rng.choice(absent, count, False)]))
+        for members, texts in image_refs:
+            sentences = []
+            for text in texts:
+                sentences.append(_sentence(text, sent_id))
+                sent_id += 1
+            if members is None:
+                ann_ids, category_ids = [-1], [-1]
+            else:
+                members = sorted(members, key=lambda s: s.ann_id)
+                ann_ids = [s.ann_id for s in members]
+                category_ids = [SHAPE_IDS[s.shape] for s in members]
+            refs.append(
+                dict(
+                    sent_ids=[sent['sent_id'] for sent in sentences],
+                    file_name=(f'{IMAGE_PREFIX}{scene.image_id:012d}_'
+                               f'{ann_ids[0]}.jpg'),
+                    ann_id=ann_ids,
+                    ref_id=len(refs),
+                    image_id=scene.image_id,
+                    split=split_of[scene.image_id],
+                    sentences=sentences,
+                    category_id=category_ids))
+    return refs
+
+
 def build_instances(scenes: List[Scene]) -> dict:
     """The COCO-style ``instances.json`` content."""
     images, annotations = [], []
@@ -367,6 +567,70 @@ DATASETS = {
 }
 
 
+def _write_images(out_dir: str, scenes: List[Scene],
+                  jpeg_quality: int) -> None:
+    image_dir = osp.join(out_dir, 'images', 'train2014')
+    os.makedirs(image_dir, exist_ok=True)
+    for scene in scenes:
+        render(scene).save(
+            osp.join(image_dir, scene.file_name), quality=jpeg_quality)
+
+
+def _make_scenes(num_images: int, rng: np.random.Generator, min_size: int,
+                 max_size: int, shared_colours: bool) -> List[Scene]:
+    if not 32 <= min_size <= max_size:
+        raise ValueError('Need 32 <= min_size <= max_size, got '
+                         f'{min_size}, {max_size}.')
+    scenes, next_ann_id = [], 1
+    for index in range(num_images):
+        scene = make_scene(index + 1, next_ann_id, rng, min_size, max_size,
+                           shared_colours)
+        next_ann_id += len(scene.shapes)
+        scenes.append(scene)
+    return scenes
+
+
+def generate_grefer_data(out_dir: str,
+                         num_images: int = 360,
+                         seed: int = 0,
+                         min_size: int = 128,
+                         max_size: int = 224,
+                         jpeg_quality: int = 92) -> Dict[str, int]:
+    """Write a synthetic gRefCOCO-format dataset under ``out_dir``.
+
+    Arguments as :func:`generate_refer_data`; the files are
+    ``grefcoco/{instances.json, grefs(unc).json}`` and the images.
+
+    Returns:
+        dict: Counts of images, objects, refs and sentences (all, multi-
+        target, no-target).
+    """
+    rng = np.random.default_rng(seed)
+    scenes = _make_scenes(num_images, rng, min_size, max_size, True)
+    splits = split_images([scene.image_id for scene in scenes], rng)
+    _write_images(out_dir, scenes, jpeg_quality)
+    instances = build_instances(scenes)
+    refs = build_grefs(scenes, splits['unc'], rng)
+    ann_dir = osp.join(out_dir, 'grefcoco')
+    os.makedirs(ann_dir, exist_ok=True)
+    with open(osp.join(ann_dir, 'instances.json'), 'w') as f:
+        json.dump(instances, f)
+    with open(osp.join(ann_dir, 'grefs(unc).json'), 'w') as f:
+        json.dump(refs, f)
+
+    def sentences(keep) -> int:
+        return sum(len(ref['sentences']) for ref in refs if keep(ref))
+
+    return {
+        'images': len(scenes),
+        'objects': len(instances['annotations']),
+        'grefcoco/unc refs': len(refs),
+        'grefcoco/unc sentences': sentences(lambda ref: True),
+        'multi-target sentences': sentences(lambda r: len(r['ann_id']) > 1),
+        'no-target sentences': sentences(lambda r: r['ann_id'] == [-1]),
+    }
+
+
 def generate_refer_data(out_dir: str,
                         num_images: int = 360,
                         seed: int = 0,
@@ -387,22 +651,10 @@ def generate_refer_data(out_dir: str,
     Returns:
         dict: Counts of images, objects and sentences per refs file.
     """
-    if not 32 <= min_size <= max_size:
-        raise ValueError('Need 32 <= min_size <= max_size, got '
-                         f'{min_size}, {max_size}.')
     rng = np.random.default_rng(seed)
-    scenes, next_ann_id = [], 1
-    for index in range(num_images):
-        scene = make_scene(index + 1, next_ann_id, rng, min_size, max_size)
-        next_ann_id += len(scene.shapes)
-        scenes.append(scene)
+    scenes = _make_scenes(num_images, rng, min_size, max_size, False)
     splits = split_images([scene.image_id for scene in scenes], rng)
-
-    image_dir = osp.join(out_dir, 'images', 'train2014')
-    os.makedirs(image_dir, exist_ok=True)
-    for scene in scenes:
-        render(scene).save(
-            osp.join(image_dir, scene.file_name), quality=jpeg_quality)
+    _write_images(out_dir, scenes, jpeg_quality)
 
     instances = build_instances(scenes)
     counts = dict(images=len(scenes), objects=len(instances['annotations']))
@@ -433,13 +685,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--min-size', type=int, default=128)
     parser.add_argument('--max-size', type=int, default=224)
+    parser.add_argument(
+        '--gres',
+        action='store_true',
+        help='write a gRefCOCO-format set (multi-target and no-target '
+        'expressions) instead of RefCOCO/+/g')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    counts = generate_refer_data(args.out_dir, args.num_images, args.seed,
-                                 args.min_size, args.max_size)
+    generate = generate_grefer_data if args.gres else generate_refer_data
+    counts = generate(args.out_dir, args.num_images, args.seed,
+                      args.min_size, args.max_size)
     for key, value in counts.items():
         print(f'{key}: {value}')
 

@@ -30,16 +30,15 @@ Example::
         --config configs/cris/cris_r50_refcoco.py
 """
 import argparse
-import os
 import os.path as osp
 import re
 import sys
-import tempfile
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from mmrefseg.engine.fileio import save_checkpoint_atomically
 from mmrefseg.models.layers.text_pixel_projector import REFERENCE_PROJ_RENAMES
 from mmrefseg.models.necks.fusion_neck import REFERENCE_NECK_RENAMES
 
@@ -198,25 +197,6 @@ def model_shapes_from_config(config: str) -> Dict[str, tuple]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def save_atomically(checkpoint: dict, path: str, force: bool) -> None:
-    """torch.save to a temporary file beside ``path``, then rename it."""
-    if osp.exists(path) and not force:
-        raise FileExistsError(
-            f'{path!r} exists; pass --force to replace it')
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(handle, 'wb') as file:
-            torch.save(checkpoint, file)
-        os.replace(temporary, path)
-    except BaseException:
-        if osp.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def convert_checkpoint(src: str, dst: str, config: str,
                        force: bool = False) -> ConversionReport:
     """Convert ``src`` for the model of ``config`` and write ``dst``.
@@ -234,7 +214,7 @@ def convert_checkpoint(src: str, dst: str, config: str,
             converter='tools/model_converters/cris2mmrefseg.py',
             config=osp.basename(config),
             **record)
-        save_atomically(
+        save_checkpoint_atomically(
             dict(meta=meta, state_dict=state_dict), dst, force=force)
     return report
 

@@ -34,8 +34,14 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
-    persistent_workers=True,
+    # Workers start each epoch, seeded from torch's per-epoch generator
+    # (EpochSeedHook): a resumed run draws the same sentences.
+    persistent_workers=False,
+    worker_init_fn=dict(type='seed_worker_from_torch'),
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # As the reference: no last batch smaller than the others (a batch of
+    # one cannot train the sentence BatchNorm in the reference CRIS).
+    drop_last=True,
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type=dataset_type,

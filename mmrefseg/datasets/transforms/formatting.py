@@ -12,7 +12,8 @@ from mmrefseg.registry import TRANSFORMS
 __all__ = ['PackReferInputs']
 
 META_KEYS = ('img_path', 'image_id', 'ref_id', 'sent_id', 'text', 'ori_shape',
-             'img_shape', 'resized_shape', 'pad_offset', 'scale_factor')
+             'img_shape', 'resized_shape', 'pad_offset', 'scale_factor',
+             'no_target')
 
 
 @TRANSFORMS.register_module()
@@ -31,7 +32,8 @@ class PackReferInputs(BaseTransform):
     Args:
         meta_keys (sequence[str]): Keys copied into the metainfo.
             Defaults to img_path, image_id, ref_id, sent_id, text, ori_shape,
-            img_shape, resized_shape, pad_offset, scale_factor.
+            img_shape, resized_shape, pad_offset, scale_factor, no_target
+            (True for a gRefCOCO expression without a target).
     """
 
     def __init__(self, meta_keys: Sequence[str] = META_KEYS) -> None:

@@ -90,16 +90,23 @@ class LoadReferMask(BaseTransform):
     it after the resize, so it stays uint8 {0, 1} at ``ori_shape`` for the
     metric.
 
-    Required keys: ``segmentation``, ``height``, ``width``; ``ref_id``,
-    ``ann_id``, ``img_path`` for messages; ``ori_shape`` if the image is
-    loaded (checked against the annotation's size).
+    A gRefCOCO item (``GReferDataset``) holds ``segmentations``, one per
+    target, instead of ``segmentation``: the mask is their union, and the
+    empty mask of a no-target item (``no_target`` True, no segmentations) is
+    its valid ground truth.
+
+    Required keys: ``segmentation`` or ``segmentations``, ``height``,
+    ``width``; ``ref_id``, ``ann_id``, ``img_path`` for messages;
+    ``ori_shape`` if the image is loaded (checked against the annotation's
+    size); ``no_target`` if present.
 
     Added keys: ``gt_seg_map`` (height, width) uint8 {0, 1}, ``seg_fields``.
 
     Args:
-        allow_empty (bool): Accept a mask without foreground. Defaults to
-            False: an empty mask is an annotation error in RefCOCO/+/g and
-            would train towards "no object" silently.
+        allow_empty (bool): Accept an empty mask for an item that has a
+            target. Defaults to False: such a mask is an annotation error in
+            RefCOCO/+/g and gRefCOCO and would train towards "no object"
+            silently. No-target items are always accepted.
     """
 
     def __init__(self, allow_empty: bool = False) -> None:
@@ -123,12 +130,22 @@ class LoadReferMask(BaseTransform):
                 f'The image of {where} is {tuple(ori_shape[:2])} (h, w) but '
                 f'instances.json says {(height, width)}: the mask would not '
                 'line up with it.')
+        no_target = bool(results.get('no_target', False))
+        if 'segmentations' in results:
+            segmentations = results['segmentations']
+        else:
+            segmentations = [results['segmentation']]
+        if no_target and segmentations:
+            raise ValueError(f'{where} is marked no-target but has '
+                             f'{len(segmentations)} segmentation(s).')
+        mask = np.zeros((height, width), np.uint8)
         try:
-            mask = decode_segmentation(results['segmentation'], height, width)
+            for segmentation in segmentations:
+                mask |= decode_segmentation(segmentation, height, width)
         except Exception as e:
             raise ValueError(
                 f'Cannot decode the segmentation of {where}: {e}') from e
-        if not self.allow_empty and not mask.any():
+        if not (self.allow_empty or no_target) and not mask.any():
             raise ValueError(f'The mask of {where} is empty.')
         results['gt_seg_map'] = mask
         seg_fields = results.setdefault('seg_fields', [])

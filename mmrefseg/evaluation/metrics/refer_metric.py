@@ -7,14 +7,46 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 from prettytable import PrettyTable
+from torch import Tensor
 
 from mmrefseg.registry import METRICS
 
-__all__ = ['ReferMetric']
+__all__ = ['ReferMetric', 'foreground_masks']
 
 # One result per sentence: (intersection pixels, union pixels, sent_id).
 SentenceResult = Tuple[int, int, Optional[int]]
 
+
+
+def foreground_masks(data_sample, metric: str) -> Tuple[dict, Tensor, Tensor]:
+    """A data sample's predicted and ground-truth foreground, checked.
+
+    Args:
+        data_sample (dict | :obj:`BaseDataElement`): With
+            ``pred_sem_seg.data`` and ``gt_sem_seg.data`` (1, H0, W0).
+        metric (str): The metric's name, for the error messages.
+
+    Returns:
+        tuple[dict, Tensor, Tensor]: The sample as a dict, and the predicted
+        and ground-truth foreground, both bool (1, H0, W0) on the
+        prediction's device.
+    """
+    if isinstance(data_sample, BaseDataElement):
+        data_sample = data_sample.to_dict()
+    where = (f"img_path={data_sample.get('img_path')!r}, "
+             f"sent_id={data_sample.get('sent_id')!r}")
+    for key in ('pred_sem_seg', 'gt_sem_seg'):
+        if key not in data_sample:
+            raise KeyError(f'{metric} needs "{key}" in every data sample; it '
+                           f'is missing for {where}')
+    pred = data_sample['pred_sem_seg']['data']
+    gt = data_sample['gt_sem_seg']['data']
+    if pred.shape != gt.shape:
+        raise ValueError(
+            f'{metric} compares masks at the original image size, but '
+            f'pred_sem_seg has shape {tuple(pred.shape)} and gt_sem_seg '
+            f'{tuple(gt.shape)} for {where}')
+    return data_sample, pred != 0, gt.to(pred.device) != 0
 
 @METRICS.register_module()
 class ReferMetric(BaseMetric):
@@ -102,23 +134,8 @@ class ReferMetric(BaseMetric):
                 metainfo ``sent_id`` and ``img_path``.
         """
         for data_sample in data_samples:
-            if isinstance(data_sample, BaseDataElement):
-                data_sample = data_sample.to_dict()
-            where = (f"img_path={data_sample.get('img_path')!r}, "
-                     f"sent_id={data_sample.get('sent_id')!r}")
-            for key in ('pred_sem_seg', 'gt_sem_seg'):
-                if key not in data_sample:
-                    raise KeyError(f'ReferMetric needs "{key}" in every data '
-                                   f'sample; it is missing for {where}')
-            pred = data_sample['pred_sem_seg']['data']
-            gt = data_sample['gt_sem_seg']['data']
-            if pred.shape != gt.shape:
-                raise ValueError(
-                    'ReferMetric compares masks at the original image size, '
-                    f'but pred_sem_seg has shape {tuple(pred.shape)} and '
-                    f'gt_sem_seg {tuple(gt.shape)} for {where}')
-            pred_fg = pred != 0
-            gt_fg = gt.to(pred.device) != 0
+            data_sample, pred_fg, gt_fg = foreground_masks(
+                data_sample, type(self).__name__)
             # One device-to-host copy per sentence for both counts.
             intersection, union = torch.stack(
                 ((pred_fg & gt_fg).sum(), (pred_fg | gt_fg).sum())).tolist()

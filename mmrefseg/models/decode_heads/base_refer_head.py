@@ -1,6 +1,6 @@
 """The plumbing shared by referring-segmentation heads."""
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -10,7 +10,11 @@ from torch import Tensor
 
 from mmrefseg.registry import MODELS
 
-__all__ = ['BaseReferHead']
+__all__ = ['BaseReferHead', 'EMPTY_MASK_LOGIT']
+
+# The mask logit of a sample declared no-target: sigmoid() is 0 in float32
+# and float16, so the mask is empty at any threshold.
+EMPTY_MASK_LOGIT = -100.0
 
 
 class BaseReferHead(BaseModule, metaclass=ABCMeta):
@@ -21,19 +25,39 @@ class BaseReferHead(BaseModule, metaclass=ABCMeta):
     :meth:`predict`. The ground truth is resized to the logits (nearest, as
     the CRIS reference), never the reverse.
 
+    No-target branch (GRES, gRefCOCO), off by default: with
+    ``no_target_classifier`` (e.g. ``dict(type='NoTargetClassifier',
+    in_channels=512)``) the head also predicts, per sample, that the sentence
+    refers to nothing. It reads the pixel features of
+    :meth:`forward_for_no_target` (the neck output ``feats['fused']`` by
+    default, a subclass may hand over its decoder's output) and the mask
+    logits; its loss (``loss_no_target``) is added to the mask loss, for
+    which an empty ground-truth mask is a valid target. At inference
+    (:meth:`predict_with_no_target`) a no-target sample gets the mask logit
+    ``EMPTY_MASK_LOGIT`` everywhere (an empty mask) and the segmentor sets
+    its ``pred_no_target``. Off, the head has no extra parameters and its
+    outputs are unchanged.
+
     Args:
         loss_decode (dict | Sequence[dict]): Loss config(s); every loss is
             called as ``loss(logits, target)`` with two (B, 1, h, w) tensors
             and reports under its ``loss_name`` (losses sharing a name are
             summed). Defaults to ``dict(type='TextPixelContrastiveLoss')``.
+        no_target_classifier (dict, optional): Config of the no-target
+            branch (a ``NoTargetClassifier``). Defaults to None (off).
         init_cfg (dict | list[dict], optional): Defaults to None.
     """
 
     def __init__(self,
                  loss_decode: Union[dict, Sequence[dict]] = dict(
                      type='TextPixelContrastiveLoss'),
+                 no_target_classifier: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
+        # None registers nothing: without the branch the state dict is the
+        # same as a head built before the branch existed.
+        self.no_target_classifier = MODELS.build(
+            no_target_classifier) if no_target_classifier else None
         if isinstance(loss_decode, dict):
             self.loss_decode = MODELS.build(loss_decode)
         elif isinstance(loss_decode, (list, tuple)):
@@ -46,6 +70,37 @@ class BaseReferHead(BaseModule, metaclass=ABCMeta):
     @abstractmethod
     def forward(self, feats: Dict[str, Tensor]) -> Tensor:
         """VL feature dict -> mask logits (B, 1, h, w)."""
+
+    @property
+    def with_no_target(self) -> bool:
+        """bool: Whether the head has a no-target branch."""
+        return self.no_target_classifier is not None
+
+    def forward_for_no_target(self,
+                              feats: Dict[str, Tensor]) -> Tuple[Tensor, ...]:
+        """Mask logits and the pixel features the no-target branch reads.
+
+        Returns:
+            tuple[Tensor, Tensor]: logits (B, 1, h, w) as :meth:`forward`,
+            and (B, C, H, W) features: ``feats['fused']`` (the neck output),
+            or the last backbone map without a neck. A subclass may override
+            this to hand over its decoder's output from the same pass.
+        """
+        pixels = feats.get('fused')
+        if pixels is None:
+            pixels = feats['img_feats'][-1]
+        return self.forward(feats), pixels
+
+    def forward_with_no_target(
+            self, feats: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+        """Mask logits (B, 1, h, w) and no-target logits (B, ) (None without
+        the branch)."""
+        if not self.with_no_target:
+            return self.forward(feats), None
+        logits, pixels = self.forward_for_no_target(feats)
+        no_target_logits = self.no_target_classifier(
+            pixels, logits, feats.get('sentence_feat'))
+        return logits, no_target_logits
 
     def loss(self,
              feats: Dict[str, Tensor],
@@ -64,15 +119,62 @@ class BaseReferHead(BaseModule, metaclass=ABCMeta):
         Returns:
             dict[str, Tensor]: The losses and ``iou_seg``.
         """
-        logits = self.forward(feats)
-        return self.loss_by_feat(logits, data_samples, train_cfg)
+        if not self.with_no_target:
+            return self.loss_by_feat(
+                self.forward(feats), data_samples, train_cfg)
+        logits, no_target_logits = self.forward_with_no_target(feats)
+        losses = self.loss_by_feat(logits, data_samples, train_cfg)
+        no_target = self.no_target_labels(data_samples)
+        classifier = self.no_target_classifier
+        losses[classifier.loss_name] = classifier.loss(
+            no_target_logits, no_target)
+        losses['acc_no_target'] = (classifier.decide(
+            no_target_logits.detach()) == no_target.to(
+                no_target_logits.device)).float().mean()
+        return losses
 
     def predict(self,
                 feats: Dict[str, Tensor],
                 batch_img_metas: List[dict],
                 test_cfg: Optional[dict] = None) -> Tensor:
-        """Mask logits (B, 1, h, w); the segmentor post-processes them."""
-        return self.forward(feats)
+        """Mask logits (B, 1, h, w); the segmentor post-processes them.
+        With the no-target branch, a no-target sample's logits are
+        ``EMPTY_MASK_LOGIT``."""
+        return self.predict_with_no_target(feats, batch_img_metas,
+                                           test_cfg)[0]
+
+    def predict_with_no_target(
+            self,
+            feats: Dict[str, Tensor],
+            batch_img_metas: List[dict],
+            test_cfg: Optional[dict] = None
+    ) -> Tuple[Tensor, Optional[Tensor]]:
+        """Mask logits (B, 1, h, w) and the no-target decisions.
+
+        Returns:
+            tuple[Tensor, Tensor | None]: The logits, ``EMPTY_MASK_LOGIT``
+            for samples declared no-target, and (B, ) bool decisions (None
+            without the branch).
+        """
+        logits, no_target_logits = self.forward_with_no_target(feats)
+        if no_target_logits is None:
+            return logits, None
+        no_target = self.no_target_classifier.decide(no_target_logits)
+        logits = logits.masked_fill(no_target[:, None, None, None],
+                                    EMPTY_MASK_LOGIT)
+        return logits, no_target
+
+    @staticmethod
+    def no_target_labels(data_samples: list) -> Tensor:
+        """(B, ) bool: each sample's ``no_target`` metainfo, or, where it is
+        missing, whether its ground-truth mask is empty."""
+        labels = []
+        for sample in data_samples:
+            no_target = sample.metainfo.get('no_target')
+            if no_target is None:
+                no_target = not bool((sample.gt_sem_seg.data > 0).any())
+            labels.append(bool(no_target))
+        return torch.tensor(labels)
 
     @staticmethod
     def stack_targets(data_samples: list, logits: Tensor) -> Tensor:
@@ -122,9 +224,12 @@ class BaseReferHead(BaseModule, metaclass=ABCMeta):
     @staticmethod
     def batch_iou(logits: Tensor, target: Tensor, threshold: float) -> Tensor:
         """Mean per-sample IoU of ``sigmoid(logits) > threshold`` against
-        ``target > 0.5``, at the logits' resolution (for logging)."""
+        ``target > 0.5``, at the logits' resolution (for logging). An empty
+        prediction of an empty target (a no-target sample) scores 1."""
         pred = logits.sigmoid().flatten(1) > threshold
         gt = target.flatten(1) > 0.5
         inter = (pred & gt).sum(1).float()
         union = (pred | gt).sum(1).float()
-        return (inter / union.clamp(min=1)).mean()
+        iou = torch.where(union > 0, inter / union.clamp(min=1),
+                          torch.ones_like(union))
+        return iou.mean()

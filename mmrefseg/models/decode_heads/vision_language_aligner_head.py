@@ -107,6 +107,10 @@ class VisionLanguageAlignerHead(BaseReferHead):
             ``dict(type='ReLU')``.
         loss_decode (dict | Sequence[dict]): Loss(es); sigmoid BCE by
             default. Defaults to ``dict(type='TextPixelContrastiveLoss')``.
+        no_target_classifier (dict, optional): The no-target branch (GRES),
+            e.g. ``dict(type='NoTargetClassifier', in_channels=512)``; it
+            reads the fused map (see ``BaseReferHead``). Defaults to None
+            (off).
         init_cfg (dict, optional): Defaults to None.
     """
 
@@ -130,8 +134,12 @@ class VisionLanguageAlignerHead(BaseReferHead):
                  act_cfg: dict = dict(type='ReLU'),
                  loss_decode: Union[dict, Sequence[dict]] = dict(
                      type='TextPixelContrastiveLoss'),
+                 no_target_classifier: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
+        super().__init__(
+            loss_decode=loss_decode,
+            no_target_classifier=no_target_classifier,
+            init_cfg=init_cfg)
         if memory not in _MEMORIES:
             raise ValueError(f'memory must be one of {_MEMORIES}, got '
                              f'{memory!r}')
@@ -254,6 +262,10 @@ class VisionLanguageAlignerHead(BaseReferHead):
         if self.kernel_source == 'queries':
             kernels = self.kernel_proj(queries)
         elif self.kernel_source == 'sentence':
+            if feats.get('sentence_feat') is None:
+                raise KeyError("kernel_source='sentence' needs "
+                               "feats['sentence_feat']: build the text "
+                               'encoder with use_sentence=True')
             kernels = self.kernel_proj(feats['sentence_feat']).unsqueeze(1)
         return mask_feats, kernels, queries
 

@@ -1,5 +1,5 @@
 """CRIS's head: vision-language decoder, then text-to-pixel projector."""
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -53,6 +53,10 @@ class VLDecoderHead(BaseReferHead):
             ``dict(type='ReLU')``.
         loss_decode (dict | Sequence[dict]): Loss(es). Defaults to
             ``dict(type='TextPixelContrastiveLoss')``.
+        no_target_classifier (dict, optional): The no-target branch (GRES),
+            e.g. ``dict(type='NoTargetClassifier', in_channels=512)``; it
+            reads the decoder's output (see ``BaseReferHead``). Defaults to
+            None (off).
         init_cfg (dict, optional): Defaults to None.
     """
 
@@ -71,8 +75,12 @@ class VLDecoderHead(BaseReferHead):
                  act_cfg: dict = dict(type='ReLU'),
                  loss_decode: Union[dict, Sequence[dict]] = dict(
                      type='TextPixelContrastiveLoss'),
+                 no_target_classifier: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
+        super().__init__(
+            loss_decode=loss_decode,
+            no_target_classifier=no_target_classifier,
+            init_cfg=init_cfg)
         self.in_channels = in_channels
         self.decoder = VLTransformerDecoder(
             num_layers=num_layers,
@@ -119,9 +127,15 @@ class VLDecoderHead(BaseReferHead):
     def forward(self, feats: Dict[str, Tensor]) -> Tensor:
         """VL feature dict -> mask logits (B, 1, 4H, 4W) for a (H, W) fused
         map."""
+        return self.forward_for_no_target(feats)[0]
+
+    def forward_for_no_target(self,
+                              feats: Dict[str, Tensor]) -> Tuple[Tensor, ...]:
+        """Mask logits (B, 1, 4H, 4W) and the decoder's output (B, C, H, W),
+        which the no-target branch reads."""
         for key in ('fused', 'word_feats', 'sentence_feat'):
             if feats.get(key) is None:
                 raise KeyError(f'VLDecoderHead needs feats[{key!r}]')
         pixels = self.decode(feats['fused'], feats['word_feats'],
                              feats.get('pad_mask'))
-        return self.proj(pixels, feats['sentence_feat'])
+        return self.proj(pixels, feats['sentence_feat']), pixels

@@ -1,4 +1,5 @@
-"""Upsampling of decoder pixel features to mask features (stride 16 -> 4).
+"""Upsampling of decoder pixel features to mask features (stride 16 -> 4,
+or 16 / 2 ** num_upsamples).
 
 CRIS's projector (its ``proj.vis``) and EAVL's multi-mask generator both
 turn the decoder output into the features that the language-predicted kernels
@@ -14,7 +15,9 @@ __all__ = ['MaskFeatureUpsampler']
 
 
 class MaskFeatureUpsampler(nn.Sequential):
-    """Stride-16 pixel features -> stride-4 mask features.
+    """Stride-16 pixel features -> stride-4 mask features (stride
+    ``16 / 2 ** num_upsamples``: one upsampling gives stride 8, EAVL's
+    literal "2x upsampling and convolution").
 
     Layout (Sequential indices, as the CRIS reference's ``proj.vis``) for the
     default two upsamplings: ``0`` Upsample, ``1`` ConvModule

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from mmrefseg.registry import MODELS
 from ..layers.coord_conv import CoordConvModule
+from ..layers.single_sample_batch_norm import SingleSampleBatchNorm1d
 
 __all__ = ['FusionNeck', 'REFERENCE_NECK_RENAMES']
 
@@ -68,8 +69,8 @@ class FusionNeck(BaseModule):
             (``in_channels[2]``, as the reference).
         use_sentence (bool): Whether the sentence feature gates C5.
             Defaults to True.
-        norm_cfg (dict): Norm of every conv and of ``txt_proj``
-            (``'BN'`` becomes ``'BN1d'`` there). Defaults to
+        norm_cfg (dict): Norm of every conv and of ``txt_proj`` (``'BN'``
+            becomes :class:`SingleSampleBatchNorm1d` there). Defaults to
             ``dict(type='BN')``.
         act_cfg (dict): Activation. Defaults to ``dict(type='ReLU')``.
         init_cfg (dict, optional): Defaults to None.
@@ -107,8 +108,10 @@ class FusionNeck(BaseModule):
 
         if use_sentence:
             vector_norm_cfg = dict(norm_cfg)
-            if vector_norm_cfg['type'] == 'BN':
-                vector_norm_cfg['type'] = 'BN1d'
+            if vector_norm_cfg['type'] in ('BN', 'BN1d'):
+                # The reference's BatchNorm1d, which also trains on the
+                # batch of one that an epoch may end with.
+                vector_norm_cfg['type'] = SingleSampleBatchNorm1d
             self.txt_proj = nn.Sequential(
                 nn.Linear(sentence_channels, out5, bias=False),
                 build_norm_layer(vector_norm_cfg, out5)[1],

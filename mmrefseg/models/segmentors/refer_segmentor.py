@@ -1,9 +1,11 @@
 """The referring segmentor: image + sentence -> mask of the referred object."""
 from typing import Dict, List, Optional
 
+import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
+from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor
 
@@ -22,6 +24,10 @@ class ReferSegmentor(BaseSegmentor):
     excluded), ``global_img`` ((B, C_g) when ``backbone.with_global``, else
     None), ``word_feats``, ``pad_mask``, ``sentence_feat`` and ``fused`` (the
     neck output, None without a neck).
+
+    A backbone whose attribute ``with_text`` is True reads the sentences
+    (LAVT): it is called as ``backbone(images, text)`` with the text
+    encoder's output dict, one image per sentence.
 
     Prediction: sigmoid, upsample to the network input frame, drop the
     batch padding, undo the letterbox / resize onto ``ori_shape``
@@ -100,16 +106,22 @@ class ReferSegmentor(BaseSegmentor):
                 for one image described by B sentences: it is encoded once
                 and its features shared.
             text (dict[str, Tensor]): The text encoder's output for B
-                sentences: ``word_feats``, ``pad_mask``, ``sentence_feat``.
+                sentences: ``word_feats``, ``pad_mask``, ``sentence_feat``
+                (None from an encoder built without a sentence feature).
 
         Returns:
             dict: The VL feature dict (see the class docstring).
         """
-        batch = text['sentence_feat'].shape[0]
-        # A no-op view for B images; B views of one image's features.
-        img_outs = tuple(
-            feat.expand(batch, *feat.shape[1:])
-            for feat in self.backbone(inputs))
+        batch = text['word_feats'].shape[0]
+        if getattr(self.backbone, 'with_text', False):
+            # The sentence shapes the image features: one image per sentence.
+            img_outs = tuple(
+                self.backbone(inputs.expand(batch, *inputs.shape[1:]), text))
+        else:
+            # A no-op view for B images; B views of one image's features.
+            img_outs = tuple(
+                feat.expand(batch, *feat.shape[1:])
+                for feat in self.backbone(inputs))
         global_img = None
         if getattr(self.backbone, 'with_global', False):
             img_outs, global_img = img_outs[:-1], img_outs[-1]
@@ -131,23 +143,83 @@ class ReferSegmentor(BaseSegmentor):
         return self.decode_head.predict(feats, batch_img_metas,
                                         self.test_cfg)
 
+    def _decode_with_no_target(self, feats: dict,
+                               data_samples: list) -> tuple:
+        """The head's mask logits (B, 1, h, w) and its no-target decisions
+        ((B, ) bool; None for a head without a no-target branch)."""
+        batch_img_metas = [sample.metainfo for sample in data_samples]
+        predict = getattr(self.decode_head, 'predict_with_no_target', None)
+        if predict is None:
+            return self.decode_head.predict(feats, batch_img_metas,
+                                            self.test_cfg), None
+        return predict(feats, batch_img_metas, self.test_cfg)
+
     def loss(self, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
         """The head's losses, prefixed with ``decode.``."""
         feats = self.extract_feat(inputs, data_samples)
         losses = self.decode_head.loss(feats, data_samples, self.train_cfg)
         return add_prefix(losses, 'decode')
 
-    def predict(self, inputs: Tensor, data_samples: list) -> list:
+    def predict(self,
+                inputs: Tensor,
+                data_samples: list,
+                with_query_masks: bool = False) -> list:
         """Predicts the masks at the original image sizes.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W), or (1, 3, H, W) for B sentences.
+            data_samples (list[:obj:`SegDataSample`]): B samples with
+                ``text``.
+            with_query_masks (bool): Also give the mask of each query and
+                its score, where the head's ``forward_masks`` gives them
+                (EAVL's aligner, paper Fig. 4); other heads ignore it. The
+                encoders run once; the main mask is the same either way.
+                Defaults to False.
 
         Returns:
             list[:obj:`SegDataSample`]: ``data_samples`` with
             ``seg_logits`` (foreground probabilities, (1, H0, W0) float) and
-            ``pred_sem_seg`` ((1, H0, W0) int64 in {0, 1}) set.
+            ``pred_sem_seg`` ((1, H0, W0) int64 in {0, 1}) set; with query
+            masks also ``query_seg_logits`` (probabilities, (Nq, H0, W0))
+            and ``query_scores`` ((Nq, ) float, summing to one); with a
+            head's no-target branch (GRES) also ``pred_no_target`` (bool,
+            True with an empty mask).
         """
-        logits = self.encode_decode(inputs, data_samples)
-        return self.postprocess_result(logits, data_samples,
-                                       tuple(inputs.shape[-2:]))
+        batch_input_shape = tuple(inputs.shape[-2:])
+        feats = self.extract_feat(inputs, data_samples)
+        logits, no_target = self._decode_with_no_target(feats, data_samples)
+        results = self.postprocess_result(logits, data_samples,
+                                          batch_input_shape)
+        if no_target is not None:
+            # GRES: the head's no-target branch already emptied the mask.
+            for sample, flag in zip(results, no_target.tolist()):
+                sample.pred_no_target = bool(flag)
+        forward_masks = getattr(self.decode_head, 'forward_masks', None)
+        if with_query_masks and forward_masks is not None:
+            self._add_query_masks(forward_masks(feats), results,
+                                  batch_input_shape)
+        return results
+
+    def _add_query_masks(self, masks_and_scores: tuple, results: list,
+                         batch_input_shape: tuple) -> None:
+        """Puts each query's mask (probabilities at the original size, as
+        the main mask) and score into ``results``; nothing for a head whose
+        masks have no scores (a single kernel)."""
+        query_logits, scores = masks_and_scores
+        if scores is None:
+            return
+        for sample, sample_query_logits, sample_scores in zip(
+                results, query_logits, scores):
+            per_query = self.postprocess_result(
+                sample_query_logits.unsqueeze(1), [
+                    SegDataSample(metainfo=sample.metainfo)
+                    for _ in range(len(sample_query_logits))
+                ], batch_input_shape)
+            sample.set_data(
+                dict(
+                    query_seg_logits=PixelData(data=torch.cat(
+                        [query.seg_logits.data for query in per_query])),
+                    query_scores=sample_scores.float()))
 
     def _forward(self, inputs: Tensor,
                  data_samples: Optional[list] = None) -> Tensor:

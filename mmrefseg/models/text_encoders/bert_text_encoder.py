@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Dict, List, Optional
 
+import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_init
@@ -22,7 +23,10 @@ class BertTextEncoder(BaseModule):
     of ``bert-base-uncased``: ``config.json``, the weights and ``vocab.txt``),
     or ``bert_cfg`` gives ``BertConfig`` arguments for a randomly initialised
     BERT together with a ``vocab_file``. BERT's pooler is not built: EAVL
-    uses the raw [CLS] state, and unused parameters would trouble DDP.
+    uses the raw [CLS] state, and unused parameters would trouble DDP. For
+    the same reason ``use_sentence=False`` builds no sentence projection,
+    for models that never read the sentence feature (EAVL's "global text
+    feature off" ablation, whose neck has ``use_sentence=False`` too).
 
     Args:
         pretrained (str, optional): Local directory of a pretrained BERT.
@@ -38,10 +42,18 @@ class BertTextEncoder(BaseModule):
         word_len (int): Token sequence length L, [CLS] and [SEP] included:
             longer sentences are truncated, shorter ones padded. The papers
             use 17 (RefCOCO/+) and 22 (G-Ref). Defaults to 17.
-        word_dim (int): Channels of the projected word features. Defaults to
+        word_dim (int, optional): Channels of the projected word features;
+            None returns BERT's hidden states unprojected (LAVT). Defaults to
             512.
         sentence_dim (int): Channels of the projected sentence feature.
             Defaults to 768.
+        use_sentence (bool): Build the sentence projection and return the
+            sentence feature; False returns ``sentence_feat=None``.
+            Defaults to True.
+        keep_sep_when_truncating (bool): A sentence longer than ``word_len``
+            keeps its closing [SEP] (the tokenizer's truncation); False cuts
+            [CLS] ... [SEP] at ``word_len``, dropping the [SEP] of a long
+            sentence, as LAVT's dataset does. Defaults to True.
         init_cfg (dict, optional): Unused: BERT weights come from
             ``pretrained``; the projections are initialised here. Defaults to
             None.
@@ -55,6 +67,8 @@ class BertTextEncoder(BaseModule):
                  word_len: int = 17,
                  word_dim: int = 512,
                  sentence_dim: int = 768,
+                 use_sentence: bool = True,
+                 keep_sep_when_truncating: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if (pretrained is None) == (bert_cfg is None):
@@ -82,9 +96,13 @@ class BertTextEncoder(BaseModule):
             raise ValueError(f'the tokenizer has {len(self.tokenizer)} tokens '
                              f'but BERT only {vocab_size} embeddings')
         self.word_len = word_len
+        self.use_sentence = use_sentence
         hidden = self.bert.config.hidden_size
-        self.word_proj = nn.Linear(hidden, word_dim)
-        self.sentence_proj = nn.Linear(hidden, sentence_dim)
+        self.keep_sep_when_truncating = keep_sep_when_truncating
+        self.word_proj = nn.Linear(hidden, word_dim) \
+            if word_dim is not None else None
+        if use_sentence:
+            self.sentence_proj = nn.Linear(hidden, sentence_dim)
 
     @staticmethod
     def _build_tokenizer(pretrained: Optional[str], vocab_file: Optional[str],
@@ -103,16 +121,31 @@ class BertTextEncoder(BaseModule):
         Not delegating to mmengine's recursive init keeps it away from
         ``BertModel.init_weights``, which would re-initialise BERT.
         """
-        for layer in (self.word_proj, self.sentence_proj):
+        layers = [self.word_proj] if self.word_proj is not None else []
+        if self.use_sentence:
+            layers.append(self.sentence_proj)
+        for layer in layers:
             trunc_normal_init(layer, std=.02, bias=0.)
 
     def _encode(self, texts: List[str]) -> Dict[str, Tensor]:
-        return self.tokenizer(
-            list(texts),
-            padding='max_length',
-            truncation=True,
-            max_length=self.word_len,
-            return_tensors='pt')
+        if self.keep_sep_when_truncating:
+            return self.tokenizer(
+                list(texts),
+                padding='max_length',
+                truncation=True,
+                max_length=self.word_len,
+                return_tensors='pt')
+        sequences = [
+            ids[:self.word_len]
+            for ids in self.tokenizer(list(texts))['input_ids']
+        ]
+        input_ids = torch.full((len(sequences), self.word_len),
+                               self.tokenizer.pad_token_id)
+        attention_mask = torch.zeros_like(input_ids)
+        for i, ids in enumerate(sequences):
+            input_ids[i, :len(ids)] = torch.tensor(ids)
+            attention_mask[i, :len(ids)] = 1
+        return dict(input_ids=input_ids, attention_mask=attention_mask)
 
     def tokenize(self, texts: List[str]) -> Tensor:
         """Token ids, [CLS] ... [SEP] then [PAD] up to ``word_len``.
@@ -167,7 +200,8 @@ class BertTextEncoder(BaseModule):
 
         Returns:
             dict: ``word_feats`` (B, L, word_dim), ``pad_mask`` (B, L) bool,
-            True at padding, ``sentence_feat`` (B, sentence_dim) from [CLS].
+            True at padding, ``sentence_feat`` (B, sentence_dim) from [CLS]
+            (None when built with ``use_sentence=False``).
         """
         if attention_mask is None:
             attention_mask = token_ids != self.tokenizer.pad_token_id
@@ -175,14 +209,18 @@ class BertTextEncoder(BaseModule):
         hidden = self.bert(
             input_ids=token_ids,
             attention_mask=attention_mask).last_hidden_state
+        sentence_feat = None
+        if self.use_sentence:
+            sentence_feat = self.sentence_proj(hidden[:, 0])
         return dict(
-            word_feats=self.word_proj(hidden),
+            word_feats=hidden
+            if self.word_proj is None else self.word_proj(hidden),
             pad_mask=attention_mask == 0,
-            sentence_feat=self.sentence_proj(hidden[:, 0]))
+            sentence_feat=sentence_feat)
 
     def forward(self, texts: List[str]) -> dict:
         """Tokenise and encode on the encoder's device; see forward_tokens."""
-        device = self.word_proj.weight.device
+        device = self.bert.embeddings.word_embeddings.weight.device
         return self.forward_tokens(**{
             name: tokens.to(device)
             for name, tokens in self.token_inputs(texts).items()

@@ -103,7 +103,8 @@ def test_predict_undoes_the_letterbox(batch_width):
     logits[..., 48:, :] = 10.
     logits[..., :, SIZE:] = 10.
     logits[..., 16:48, :32] = 10.
-    model.decode_head.predict = lambda feats, metas, cfg: logits
+    model.decode_head.predict_with_no_target = (
+        lambda feats, metas, cfg: (logits, None))
     sample = _sample('left half', (30, 60))
     assert sample.pad_offset == (16.0, 0.0)
     with torch.no_grad():
@@ -208,3 +209,25 @@ def test_errors():
         model(torch.randn(1, 3, SIZE, SIZE), None, mode='tensor')
     with pytest.raises(NotImplementedError):
         model.aug_test(None, None)
+
+
+def test_no_target_branch_sets_pred_no_target():
+    register_all_modules()
+    cfg = _model_cfg()
+    cfg['decode_head']['no_target_classifier'] = dict(
+        type='NoTargetClassifier', in_channels=32, hidden_channels=8)
+    model = MODELS.build(cfg).eval()
+    # The classifier answers "no target" for every sample.
+    model.decode_head.no_target_classifier.mlp[-1].bias.data.fill_(10.0)
+    samples = [_sample('a', (40, 50)), _sample('b', (30, 30))]
+    with torch.no_grad():
+        results = model.predict(torch.randn(2, 3, SIZE, SIZE), samples)
+    for result in results:
+        assert result.pred_no_target is True
+        assert not result.pred_sem_seg.data.any()
+    # Off: no pred_no_target, the metric then reads the mask.
+    off = MODELS.build(_model_cfg()).eval()
+    with torch.no_grad():
+        results = off.predict(
+            torch.randn(1, 3, SIZE, SIZE), [_sample('a', (40, 50))])
+    assert 'pred_no_target' not in results[0]
