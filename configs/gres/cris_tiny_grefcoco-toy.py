@@ -14,7 +14,10 @@ model = dict(
             in_channels=64,  # the tiny decoder's width (text_width)
             sentence_channels=128,
             hidden_channels=64,
-            threshold=0.5,
+            # The training refs' no-target share (0.18 of 1850): a threshold
+            # at the prior balances the two accuracies; at 0.5 the tiny
+            # model seldom says no-target (val N-acc 28 %, T-acc 100 %).
+            threshold=0.2,
             loss_weight=1.0)))
 train_dataloader = dict(
     dataset=dict(
