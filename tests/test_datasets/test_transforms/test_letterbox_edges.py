@@ -83,3 +83,11 @@ def test_scale_forms():
     for bad in ((0, 8), (8, ), (-1, 4)):
         with pytest.raises(ValueError, match='positive'):
             LetterboxResize(scale=bad)
+
+
+def test_a_soft_float_mask_keeps_its_values():
+    # A soft mask (e.g. from an earlier warp) is not binarised again.
+    img = np.zeros((20, 20, 3), np.uint8)
+    mask = np.full((20, 20), 0.25, np.float32)
+    out = LetterboxResize(scale=(40, 40))(results_with(img, gt_seg_map=mask))
+    np.testing.assert_allclose(out['gt_seg_map'][5:30, 5:30], 0.25)
