@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from mmrefseg.registry import METRICS
-from .refer_metric import foreground_masks
+from .refer_metric import foreground_masks, iou_thresholds
 
 __all__ = ['GReferMetric']
 
@@ -80,13 +80,7 @@ class GReferMetric(BaseMetric):
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
-        if isinstance(iou_thrs, (int, float)):
-            iou_thrs = (iou_thrs, )
-        iou_thrs = tuple(float(thr) for thr in iou_thrs)
-        for thr in iou_thrs:
-            if not 0.0 <= thr <= 1.0:
-                raise ValueError(
-                    f'iou_thrs must lie in [0, 1], got {thr} in {iou_thrs}')
+        iou_thrs = iou_thresholds(iou_thrs)
         self.iou_thrs = iou_thrs
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:

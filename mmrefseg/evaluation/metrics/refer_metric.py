@@ -1,5 +1,5 @@
 """Referring-segmentation metrics: overall IoU, mean IoU and Pr@X."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ from torch import Tensor
 
 from mmrefseg.registry import METRICS
 
-__all__ = ['ReferMetric', 'foreground_masks']
+__all__ = ['ReferMetric', 'foreground_masks', 'iou_thresholds']
 
 # One result per sentence: (intersection pixels, union pixels, sent_id).
 SentenceResult = Tuple[int, int, Optional[int]]
@@ -47,6 +47,20 @@ def foreground_masks(data_sample, metric: str) -> Tuple[dict, Tensor, Tensor]:
             f'pred_sem_seg has shape {tuple(pred.shape)} and gt_sem_seg '
             f'{tuple(gt.shape)} for {where}')
     return data_sample, pred != 0, gt.to(pred.device) != 0
+
+
+def iou_thresholds(iou_thrs: Union[float, Sequence[float]]
+                   ) -> Tuple[float, ...]:
+    """A metric's ``iou_thrs`` as a tuple of floats, each checked to lie in
+    [0, 1]."""
+    if isinstance(iou_thrs, (int, float)):
+        iou_thrs = (iou_thrs, )
+    iou_thrs = tuple(float(thr) for thr in iou_thrs)
+    for thr in iou_thrs:
+        if not 0.0 <= thr <= 1.0:
+            raise ValueError(
+                f'iou_thrs must lie in [0, 1], got {thr} in {iou_thrs}')
+    return iou_thrs
 
 @METRICS.register_module()
 class ReferMetric(BaseMetric):
@@ -108,13 +122,7 @@ class ReferMetric(BaseMetric):
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
-        if isinstance(iou_thrs, (int, float)):
-            iou_thrs = (iou_thrs, )
-        iou_thrs = tuple(float(thr) for thr in iou_thrs)
-        for thr in iou_thrs:
-            if not 0.0 <= thr <= 1.0:
-                raise ValueError(
-                    f'iou_thrs must lie in [0, 1], got {thr} in {iou_thrs}')
+        iou_thrs = iou_thresholds(iou_thrs)
         if not 0.0 <= empty_union_iou <= 1.0:
             raise ValueError('empty_union_iou must lie in [0, 1], got '
                              f'{empty_union_iou}')
