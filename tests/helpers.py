@@ -1,4 +1,7 @@
 """Tiny fakes shared by the tests (append yours; don't rewrite others')."""
+import argparse
+import os.path as osp
+
 import torch
 from torch import nn
 
@@ -536,3 +539,275 @@ def _ramp_head():
 
 
 RampHead = _ramp_head()
+
+
+# --- Tiny reference checkpoints (CRIS.pytorch, LAVT-RIS) --------------------
+# The reference key names and shapes written out (no checkout needed), and
+# configs of the models they convert to: for the converter tests
+# (tests/test_utils/test_checkpoint_conversion/, tests/test_tools/).
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+BN = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
+
+# --------------------------------------------------------------------- CRIS
+CRIS_WORD_LEN = 8
+CRIS_DECODER_LAYERS = 2
+CRIS_REFERENCE_CONTEXT = 20  # positions of the reference's CLIP
+
+TINY_CRIS_CONFIG = f"""
+_base_ = {osp.join(REPO, 'configs', '_base_', 'models', 'cris_r50.py')!r}
+model = dict(
+    backbone=dict(layers=(1, 1, 1, 1), width=8, output_dim=64, heads=4,
+                  image_size=64, pretrained=None),
+    text_encoder=dict(context_length={CRIS_WORD_LEN}, width=32, heads=2,
+                      layers=1, embed_dim=64, pretrained=None),
+    neck=dict(in_channels=(64, 128, 64), out_channels=(16, 32, 64),
+              sentence_channels=64),
+    decode_head=dict(in_channels=32, text_channels=64,
+                     num_layers={CRIS_DECODER_LAYERS}, num_heads=2,
+                     feedforward_channels=64, proj_channels=16))
+"""
+
+# The reference CRIS's own names for its neck, decoder (one layer, repeated)
+# and projector, as CRIS.pytorch saves them.
+_CONV_BN = ['0.weight'] + [f'1.{n}' for n in BN]
+CRIS_REFERENCE_NECK = (
+    ['neck.txt_proj.0.weight'] + [f'neck.txt_proj.1.{n}' for n in BN] +
+    [f'neck.norm_layer.0.{n}' for n in BN] + [
+        f'neck.{block}.{name}'
+        for block in ('f1_v_proj', 'f2_v_proj', 'f2_cat', 'f3_v_proj',
+                      'f3_cat', 'f4_proj5', 'f4_proj4', 'f4_proj3', 'aggr',
+                      'coordconv.0.conv1', 'coordconv.1') for name in _CONV_BN
+    ])
+CRIS_REFERENCE_DECODER_LAYER = [
+    f'{norm}.{p}' for norm in ('self_attn_norm', 'cross_attn_norm', 'norm1',
+                               'norm2', 'norm3') for p in ('weight', 'bias')
+] + [
+    f'{attn}.{p}' for attn in ('self_attn', 'multihead_attn')
+    for p in ('in_proj_weight', 'in_proj_bias', 'out_proj.weight',
+              'out_proj.bias')
+] + [f'ffn.{i}.{p}' for i in (0, 3, 4) for p in ('weight', 'bias')]
+CRIS_REFERENCE_PROJ = [
+    f'proj.vis.{i}.{name}' for i in (1, 3) for name in _CONV_BN
+] + ['proj.vis.4.weight', 'proj.vis.4.bias', 'proj.txt.weight',
+     'proj.txt.bias']
+
+
+def write_tiny_cris_config(directory) -> str:
+    """Write the tiny CRIS config into ``directory``; return its path."""
+    path = osp.join(str(directory), 'tiny_cris.py')
+    with open(path, 'w') as file:
+        file.write(TINY_CRIS_CONFIG)
+    return path
+
+
+def cris_reference_checkpoint(model_shapes, map_reference_key):
+    """A CRIS.pytorch checkpoint for the tiny model.
+
+    CLIP (20 positions, ``logit_scale``) under ``backbone.``, the new
+    ``connect`` branch and the reference's neck / decoder / projector names,
+    all with ``module.``; the shapes of the non-CLIP parts come from the
+    model through ``map_reference_key`` (the converter's). Besides the state
+    dict, the training record, the optimizer and the scheduler, as the
+    reference's ``train.py`` saves them.
+    """
+    state = {
+        'backbone.' + k: v
+        for k, v in tiny_clip_state_dict(
+            context_length=CRIS_REFERENCE_CONTEXT).items()
+    }
+    head_names = CRIS_REFERENCE_NECK + CRIS_REFERENCE_PROJ + [
+        f'decoder.layers.{i}.{name}' for i in range(CRIS_DECODER_LAYERS)
+        for name in CRIS_REFERENCE_DECODER_LAYER
+    ] + ['decoder.norm.weight', 'decoder.norm.bias']
+    head_names += ['backbone.visual.attnpool.connect.0.weight'] + [
+        f'backbone.visual.attnpool.connect.1.{n}' for n in BN
+    ]
+    for name in head_names:
+        target = map_reference_key(name)
+        assert target in model_shapes, f'{name} -> {target}'
+        state[name] = torch.randn(model_shapes[target])
+    # train.py also saves the optimizer and scheduler (a Counter inside)
+    param = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.Adam([param], lr=1e-4)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [35], 0.1)
+    return {
+        'epoch': 50,
+        'cur_iou': 0.69,
+        'best_iou': 0.7,
+        'prec': {'Pr@50': 0.8},
+        'state_dict': {'module.' + k: v
+                       for k, v in state.items()},
+        'optimizer': optimizer.state_dict(),
+        'scheduler': scheduler.state_dict(),
+    }
+
+
+# --------------------------------------------------------------------- LAVT
+LAVT_DIMS, LAVT_DEPTHS = (8, 16, 32, 64), (2, 1, 1, 1)
+LAVT_HEADS, LAVT_WINDOW = (1, 1, 2, 2), 2
+LAVT_LANG, LAVT_HIDDEN = 8, 32  # BERT width = stage-1 width: PWAMs share
+LAVT_BERT = dict(hidden_size=LAVT_LANG, num_hidden_layers=1,
+                 num_attention_heads=2, intermediate_size=16,
+                 max_position_embeddings=32, vocab_size=64)
+
+
+def write_tiny_lavt_config(directory) -> str:
+    """Write the tiny LAVT config (and its vocab) into ``directory``."""
+    vocab = write_tiny_bert_vocab(osp.join(str(directory), 'vocab.txt'))
+    path = osp.join(str(directory), 'lavt_tiny.py')
+    base = osp.join(REPO, 'configs', '_base_', 'models', 'lavt_swinb.py')
+    with open(path, 'w') as file:
+        file.write(f"""
+_base_ = {base!r}
+model = dict(
+    backbone=dict(language_channels={LAVT_LANG}, pretrain_img_size=64,
+                  embed_dims={LAVT_DIMS[0]}, depths={LAVT_DEPTHS},
+                  num_heads={LAVT_HEADS}, window_size={LAVT_WINDOW},
+                  init_cfg=None),
+    text_encoder=dict(pretrained=None, bert_cfg={LAVT_BERT!r},
+                      vocab_file={vocab!r}),
+    decode_head=dict(in_channels={LAVT_DIMS}, channels={LAVT_HIDDEN}))
+""")
+    return path
+
+
+def reference_position_index(window):
+    """The official Swin's relative_position_index."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window),
+                                        torch.arange(window),
+                                        indexing='ij')).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+    rel[:, :, 0] += window - 1
+    rel[:, :, 1] += window - 1
+    rel[:, :, 0] *= 2 * window - 1
+    return rel.sum(-1)
+
+
+def lavt_reference_layout():
+    """LAVT's ``model`` keys (lib/backbone.py, lib/mask_predictor.py) and
+    their shapes, for the tiny sizes above; and the expected mmrefseg key
+    of each (with how the value changes: 'same', 'squeeze', 'merge',
+    'index')."""
+    shapes, expected = {}, {}
+
+    def add(key, shape, target, how='same'):
+        shapes[key], expected[key] = shape, (target, how)
+
+    add('backbone.patch_embed.proj.weight', (8, 3, 4, 4),
+        'backbone.patch_embed.projection.weight')
+    add('backbone.patch_embed.proj.bias', (8, ),
+        'backbone.patch_embed.projection.bias')
+    for p in ('weight', 'bias'):
+        add(f'backbone.patch_embed.norm.{p}', (8, ),
+            f'backbone.patch_embed.norm.{p}')
+    table = ((2 * LAVT_WINDOW - 1)**2, )
+    for i, (dim, depth, heads) in enumerate(
+            zip(LAVT_DIMS, LAVT_DEPTHS, LAVT_HEADS)):
+        src, dst = f'backbone.layers.{i}.', f'backbone.stages.{i}.'
+        for j in range(depth):
+            s, d = f'{src}blocks.{j}.', f'{dst}blocks.{j}.'
+            for p in ('weight', 'bias'):
+                add(f'{s}norm1.{p}', (dim, ), f'{d}norm1.{p}')
+                add(f'{s}norm2.{p}', (dim, ), f'{d}norm2.{p}')
+                out = {'weight': (dim, dim), 'bias': (dim, )}[p]
+                add(f'{s}attn.qkv.{p}', (3 * dim, ) + out[1:],
+                    f'{d}attn.w_msa.qkv.{p}')
+                add(f'{s}attn.proj.{p}', out, f'{d}attn.w_msa.proj.{p}')
+                add(f'{s}mlp.fc1.{p}', (4 * dim, ) + out[1:],
+                    f'{d}ffn.layers.0.0.{p}')
+                add(f'{s}mlp.fc2.{p}', (dim, 4 * dim)[:len(out)],
+                    f'{d}ffn.layers.1.{p}')
+            add(f'{s}attn.relative_position_bias_table', table + (heads, ),
+                f'{d}attn.w_msa.relative_position_bias_table')
+            add(f'{s}attn.relative_position_index',
+                (LAVT_WINDOW**2, LAVT_WINDOW**2),
+                f'{d}attn.w_msa.relative_position_index', 'index')
+        if i < 3:
+            add(f'{src}downsample.reduction.weight', (2 * dim, 4 * dim),
+                f'{dst}downsample.reduction.weight', 'merge')
+            for p in ('weight', 'bias'):
+                add(f'{src}downsample.norm.{p}', (4 * dim, ),
+                    f'{dst}downsample.norm.{p}', 'merge')
+        pwam = f'backbone.pixel_word_attns.{i}.'
+        for name, layer, cin in (
+            ('vis_project.0', 'vis_proj', dim),
+            ('image_lang_att.f_query.0', 'query_proj', dim),
+            ('image_lang_att.f_key.0', 'key_proj', LAVT_LANG),
+            ('image_lang_att.f_value.0', 'value_proj', LAVT_LANG),
+            ('image_lang_att.W.0', 'out_proj', dim),
+            ('project_mm.0', 'mm_proj', dim),
+        ):
+            add(f'{src}fusion.{name}.weight', (dim, cin, 1),
+                f'{pwam}{layer}.weight', 'squeeze')
+            add(f'{src}fusion.{name}.bias', (dim, ), f'{pwam}{layer}.bias')
+        add(f'{src}res_gate.0.weight', (dim, dim),
+            f'backbone.language_gates.{i}.fc1.weight')
+        add(f'{src}res_gate.2.weight', (dim, dim),
+            f'backbone.language_gates.{i}.fc2.weight')
+        for p in ('weight', 'bias'):
+            add(f'backbone.norm{i}.{p}', (dim, ), f'backbone.norm{i}.{p}')
+    for level, block, cin in (('4', 'fuse_c3', 64 + 32),
+                              ('3', 'fuse_c2', LAVT_HIDDEN + 16),
+                              ('2', 'fuse_c1', LAVT_HIDDEN + 8)):
+        for index, width in (('1', cin), ('2', LAVT_HIDDEN)):
+            n = int(index) - 1
+            add(f'classifier.conv{index}_{level}.weight',
+                (LAVT_HIDDEN, width, 3, 3),
+                f'decode_head.{block}.{n}.conv.weight')
+            for p in BN:
+                add(f'classifier.bn{index}_{level}.{p}',
+                    () if p == 'num_batches_tracked' else (LAVT_HIDDEN, ),
+                    f'decode_head.{block}.{n}.bn.{p}')
+    add('classifier.conv1_1.weight', (2, LAVT_HIDDEN, 1, 1),
+        'decode_head.conv_seg.weight')
+    add('classifier.conv1_1.bias', (2, ), 'decode_head.conv_seg.bias')
+    return shapes, expected
+
+
+def distinct_tensors(shapes):
+    """A different value in every element of every tensor (the Swin
+    ``relative_position_index`` buffers excepted: the official indexing)."""
+    tensors, offset = {}, 0
+    for key, shape in shapes.items():
+        if key.endswith('relative_position_index'):
+            tensors[key] = reference_position_index(LAVT_WINDOW)
+            continue
+        numel = int(torch.tensor(shape).prod()) if shape else 1
+        values = torch.arange(offset, offset + numel, dtype=torch.float32)
+        tensors[key] = (values.long() if key.endswith('num_batches_tracked')
+                        else values).reshape(shape)
+        offset += numel
+    return tensors
+
+
+def merge_order(value, channel_dim):
+    """Official merge (blocks (0,0), (1,0), (0,1), (1,1) of C channels) ->
+    nn.Unfold's order (per channel: (0,0), (0,1), (1,0), (1,1))."""
+    value = value.movedim(channel_dim, -1)
+    channels = value.shape[-1] // 4
+    block_of_unfold = (0, 2, 1, 3)
+    index = [block_of_unfold[k] * channels + c for c in range(channels)
+             for k in range(4)]
+    return value[..., index].movedim(-1, channel_dim)
+
+
+def lavt_reference_bert_state():
+    """A transformers-3-era BERT state dict: pooler and position_ids kept."""
+    torch.manual_seed(0)
+    from transformers import BertConfig, BertModel
+    state = BertModel(BertConfig(**LAVT_BERT)).state_dict()
+    state['embeddings.position_ids'] = torch.arange(32)[None]
+    return {k: v + 1000 * i if v.is_floating_point() else v
+            for i, (k, v) in enumerate(state.items())}
+
+
+def lavt_reference_checkpoint():
+    """A LAVT ``train.py`` checkpoint of the tiny model."""
+    shapes, _ = lavt_reference_layout()
+    return dict(
+        model=distinct_tensors(shapes),
+        bert_model=lavt_reference_bert_state(),
+        optimizer={},
+        epoch=39,
+        lr_scheduler={},
+        args=argparse.Namespace(model='lavt'))

@@ -15,3 +15,5 @@ model = dict(
             loss_weight=1.0)))
 sync_bn = 'torch'
 train_dataloader = dict(batch_size=8)
+# GReferMetric reports no mIoU: the best checkpoint is kept by gIoU.
+default_hooks = dict(checkpoint=dict(save_best='gIoU'))

@@ -34,3 +34,5 @@ train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 sync_bn = 'torch'
+# GReferMetric reports no mIoU: the best checkpoint is kept by gIoU.
+default_hooks = dict(checkpoint=dict(save_best='gIoU'))

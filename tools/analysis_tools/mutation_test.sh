@@ -4,8 +4,8 @@
 #   bash tools/analysis_tools/mutation_test.sh [MODULE ...]
 #
 # MODULE is one of: metric geometry letterbox converter aligner dataset (default: all).
-# Each module is mutated by mutmut (pinned in requirements/tests.txt) against the tests that
-# own it, in a scratch copy of the repository (mutmut writes a mutants/ tree next to the
+# Each module (a file, or a glob such as the converter package's) is mutated by mutmut (pinned
+# in requirements/tests.txt) against the tests that own it, in a scratch copy of the repository (mutmut writes a mutants/ tree next to the
 # sources, and never touches this checkout). Results go to $MUTATION_OUT (default
 # work_dirs/mutation/): per module, <module>.txt lists every mutant's status, <module>.diff
 # shows the surviving ones. The rate of surviving mutants is printed at the end; see
@@ -22,7 +22,7 @@ declare -A MODULES=(
     [metric]="mmrefseg/evaluation/metrics/refer_metric.py|tests/test_evaluation/test_metrics/test_refer_metric.py tests/test_evaluation/test_metrics/test_refer_metric_edges.py"
     [geometry]="mmrefseg/utils/geometry.py|tests/test_utils/test_geometry.py tests/test_utils/test_geometry_edges.py tests/test_apis/test_inference_geometry.py"
     [letterbox]="mmrefseg/datasets/transforms/letterbox.py|tests/test_datasets/test_transforms/test_letterbox.py tests/test_datasets/test_transforms/test_letterbox_edges.py tests/test_apis/test_inference_geometry.py"
-    [converter]="tools/model_converters/cris2mmrefseg.py|tests/test_tools/test_cris2mmrefseg.py tests/test_tools/test_cris2mmrefseg_mapping.py"
+    [converter]="mmrefseg/utils/checkpoint_conversion/*|tests/test_utils/test_checkpoint_conversion tests/test_tools/test_cris2mmrefseg.py tests/test_tools/test_lavt2mmrefseg.py"
     [aligner]="mmrefseg/models/decode_heads/vision_language_aligner_head.py|tests/test_models/test_heads/test_vision_language_aligner_head.py tests/test_models/test_heads/test_aligner_reference.py"
     [dataset]="mmrefseg/datasets/refer_dataset.py|tests/test_datasets/test_refer_dataset.py"
 )

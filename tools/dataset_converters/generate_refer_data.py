@@ -15,6 +15,13 @@ with a margin. The files follow the public refer API exactly::
 Splits are by image (an image belongs to one split of a refs file): unc
 train / val / testA / testB, umd train / val / test, google train / val.
 
+With ``--hard`` either format gets harder images: a coloured, textured
+background (a smooth colour field, stripes or checks, noise), 4-7 shapes
+per image drawn from a palette of two or three colours, so that most
+shapes share their colour or their shape with a distractor (colour and
+shape together still name each one), and sizes from about 1/12 of the
+image's short side up.
+
 With ``--gres`` it writes a gRefCOCO-format set instead (GRES: expressions
 with several targets or none)::
 
@@ -35,6 +42,8 @@ Examples::
         --num-images 360 --seed 0
     python tools/dataset_converters/generate_refer_data.py data/grefer_toy \
         --gres --num-images 360 --seed 0
+    python tools/dataset_converters/generate_refer_data.py \
+        data/refer_toy_hard --hard
 """
 import argparse
 import json
@@ -88,6 +97,7 @@ class Scene:
     height: int
     shapes: List[Shape]
     seed: int
+    textured: bool = False
 
     @property
     def file_name(self) -> str:
@@ -123,31 +133,60 @@ def _polygon_area(points: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
 
 
+def _scene_palette(num_objects: int, rng: np.random.Generator,
+                   shared_colours: bool, hard: bool) -> List[tuple]:
+    """(colour, shape) of each object; no pair twice in an image.
+
+    The shape is left ``None`` where any shape not yet taken in that colour
+    will do.
+    """
+    if hard:
+        # Two or three colours for 4-7 shapes: most shapes share a colour
+        # with another one and a shape with a third.
+        colours = rng.choice(
+            list(COLOURS), size=int(rng.integers(2, 4)), replace=False)
+        pairs = [(str(c), s) for c in colours for s in SHAPE_IDS]
+        order = rng.permutation(len(pairs))[:num_objects]
+        return [pairs[int(i)] for i in order]
+    colours = rng.choice(list(COLOURS), size=num_objects, replace=False)
+    if shared_colours and num_objects >= 3 and rng.random() < 0.5:
+        colours[-1] = colours[0]
+    return [(str(colour), None) for colour in colours]
+
+
 def make_scene(image_id: int,
                first_ann_id: int,
                rng: np.random.Generator,
                min_size: int,
                max_size: int,
-               shared_colours: bool = False) -> Scene:
-    """Place 2-4 non-overlapping shapes of distinct colours.
+               shared_colours: bool = False,
+               hard: bool = False) -> Scene:
+    """Place non-overlapping shapes, no colour and shape twice.
 
-    With ``shared_colours`` (the GRES set) 2-5 shapes, and in about half of
-    the images with three or more, the last one takes the first one's
-    colour (with another shape, so that colour and shape still name each
-    shape).
+    By default 2-4 shapes of distinct colours. With ``shared_colours`` (the
+    GRES set) 2-5 shapes, and in about half of the images with three or
+    more, the last one takes the first one's colour (with another shape, so
+    that colour and shape still name each shape). With ``hard`` 4-7 shapes
+    in two or three colours, radii from 1/24 of the short side up (log-
+    uniform, so small shapes are common) and a textured background.
     """
     width = int(rng.integers(min_size, max_size + 1))
     height = int(rng.integers(min_size, max_size + 1))
     short = min(width, height)
-    num_objects = int(rng.integers(2, 6 if shared_colours else 5))
-    colours = rng.choice(list(COLOURS), size=num_objects, replace=False)
-    if shared_colours and num_objects >= 3 and rng.random() < 0.5:
-        colours[-1] = colours[0]
+    if hard:
+        num_objects = int(rng.integers(4, 8))
+    else:
+        num_objects = int(rng.integers(2, 6 if shared_colours else 5))
+    palette = _scene_palette(num_objects, rng, shared_colours, hard)
     placed = []  # (cx, cy, radius)
     shapes = []
-    for colour in colours:
+    for colour, shape in palette:
         for _ in range(200):
-            radius = rng.uniform(0.10, 0.24) * short
+            if hard:
+                radius = math.exp(rng.uniform(math.log(1 / 24),
+                                              math.log(0.2))) * short
+            else:
+                radius = rng.uniform(0.10, 0.24) * short
             cx = rng.uniform(radius + 1, width - radius - 1)
             cy = rng.uniform(radius + 1, height - radius - 1)
             if all(
@@ -157,30 +196,64 @@ def make_scene(image_id: int,
         else:
             continue
         placed.append((cx, cy, radius))
-        taken = {s.shape for s in shapes if s.colour == colour}
-        shape = str(rng.choice([s for s in SHAPE_IDS if s not in taken]))
+        if shape is None:
+            taken = {s.shape for s in shapes if s.colour == colour}
+            shape = str(rng.choice([s for s in SHAPE_IDS if s not in taken]))
         points = _polygon(shape, cx, cy, radius, rng)
         shapes.append(
             Shape(
                 ann_id=first_ann_id + len(shapes),
                 shape=shape,
-                colour=str(colour),
+                colour=colour,
                 polygon=[round(float(v), 2) for v in points.reshape(-1)],
                 cx=float(cx),
                 cy=float(cy),
                 area=_polygon_area(points)))
-    return Scene(image_id, width, height, shapes, int(rng.integers(2**31)))
+    return Scene(image_id, width, height, shapes, int(rng.integers(2**31)),
+                 textured=hard)
+
+
+def _textured_background(height: int, width: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """A coloured background (H, W, 3) in [0, 255]: a smooth colour field
+    with stripes or checks and pixel noise."""
+    # A coarse grid of muted random colours, bilinearly enlarged.
+    grid = rng.uniform(40, 215, size=(3, 3, 3))
+    grid = 0.6 * grid + 0.4 * grid.mean(-1, keepdims=True)
+    field = np.asarray(
+        Image.fromarray(grid.astype(np.uint8)).resize((width, height),
+                                                      Image.BILINEAR),
+        dtype=np.float64)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    angle = rng.uniform(0, math.pi)
+    period = rng.uniform(6, 24)
+    along = xs * math.cos(angle) + ys * math.sin(angle)
+    if rng.random() < 0.5:
+        pattern = np.sign(np.sin(2 * math.pi * along / period))
+    else:
+        across = -xs * math.sin(angle) + ys * math.cos(angle)
+        pattern = np.sign(
+            np.sin(2 * math.pi * along / period) *
+            np.sin(2 * math.pi * across / period))
+    tint = rng.uniform(10, 35) * rng.choice([-1.0, 1.0], size=3)
+    field += pattern[..., None] * tint
+    field += rng.normal(0, 12, (height, width, 3))
+    return np.clip(field, 0, 255)
 
 
 def render(scene: Scene) -> Image.Image:
-    """Draw a scene: a grey, noisy background and the filled polygons."""
+    """Draw a scene: a grey, noisy background (or a textured one) and the
+    filled polygons."""
     rng = np.random.default_rng(scene.seed)
-    grey = rng.uniform(80, 175)
-    tint = rng.uniform(-12, 12, size=3)
-    background = np.clip(
-        grey + tint + rng.normal(0, 10, (scene.height, scene.width, 3)), 0,
-        255).astype(np.uint8)
-    image = Image.fromarray(background)
+    if scene.textured:
+        background = _textured_background(scene.height, scene.width, rng)
+    else:
+        grey = rng.uniform(80, 175)
+        tint = rng.uniform(-12, 12, size=3)
+        background = np.clip(
+            grey + tint +
+            rng.normal(0, 10, (scene.height, scene.width, 3)), 0, 255)
+    image = Image.fromarray(background.astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for shape in scene.shapes:
         jitter = rng.integers(-12, 13, size=3)
@@ -576,15 +649,19 @@ def _write_images(out_dir: str, scenes: List[Scene],
             osp.join(image_dir, scene.file_name), quality=jpeg_quality)
 
 
-def _make_scenes(num_images: int, rng: np.random.Generator, min_size: int,
-                 max_size: int, shared_colours: bool) -> List[Scene]:
+def _make_scenes(num_images: int,
+                 rng: np.random.Generator,
+                 min_size: int,
+                 max_size: int,
+                 shared_colours: bool,
+                 hard: bool = False) -> List[Scene]:
     if not 32 <= min_size <= max_size:
         raise ValueError('Need 32 <= min_size <= max_size, got '
                          f'{min_size}, {max_size}.')
     scenes, next_ann_id = [], 1
     for index in range(num_images):
         scene = make_scene(index + 1, next_ann_id, rng, min_size, max_size,
-                           shared_colours)
+                           shared_colours, hard)
         next_ann_id += len(scene.shapes)
         scenes.append(scene)
     return scenes
@@ -595,7 +672,8 @@ def generate_grefer_data(out_dir: str,
                          seed: int = 0,
                          min_size: int = 128,
                          max_size: int = 224,
-                         jpeg_quality: int = 92) -> Dict[str, int]:
+                         jpeg_quality: int = 92,
+                         hard: bool = False) -> Dict[str, int]:
     """Write a synthetic gRefCOCO-format dataset under ``out_dir``.
 
     Arguments as :func:`generate_refer_data`; the files are
@@ -606,7 +684,7 @@ def generate_grefer_data(out_dir: str,
         target, no-target).
     """
     rng = np.random.default_rng(seed)
-    scenes = _make_scenes(num_images, rng, min_size, max_size, True)
+    scenes = _make_scenes(num_images, rng, min_size, max_size, True, hard)
     splits = split_images([scene.image_id for scene in scenes], rng)
     _write_images(out_dir, scenes, jpeg_quality)
     instances = build_instances(scenes)
@@ -636,7 +714,8 @@ def generate_refer_data(out_dir: str,
                         seed: int = 0,
                         min_size: int = 128,
                         max_size: int = 224,
-                        jpeg_quality: int = 92) -> Dict[str, int]:
+                        jpeg_quality: int = 92,
+                        hard: bool = False) -> Dict[str, int]:
     """Write the synthetic refer dataset under ``out_dir``.
 
     Args:
@@ -647,12 +726,15 @@ def generate_refer_data(out_dir: str,
         min_size (int): Smallest image side. Defaults to 128.
         max_size (int): Largest image side. Defaults to 224.
         jpeg_quality (int): JPEG quality. Defaults to 92.
+        hard (bool): Textured backgrounds, 4-7 shapes sharing colours and
+            shapes, small shapes (see the module's docstring). Defaults to
+            False.
 
     Returns:
         dict: Counts of images, objects and sentences per refs file.
     """
     rng = np.random.default_rng(seed)
-    scenes = _make_scenes(num_images, rng, min_size, max_size, False)
+    scenes = _make_scenes(num_images, rng, min_size, max_size, False, hard)
     splits = split_images([scene.image_id for scene in scenes], rng)
     _write_images(out_dir, scenes, jpeg_quality)
 
@@ -690,14 +772,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='write a gRefCOCO-format set (multi-target and no-target '
         'expressions) instead of RefCOCO/+/g')
+    parser.add_argument(
+        '--hard',
+        action='store_true',
+        help='textured coloured backgrounds, 4-7 shapes that share colours '
+        'and shapes, shapes from 1/12 of the short side up')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     generate = generate_grefer_data if args.gres else generate_refer_data
-    counts = generate(args.out_dir, args.num_images, args.seed,
-                      args.min_size, args.max_size)
+    counts = generate(
+        args.out_dir,
+        args.num_images,
+        args.seed,
+        args.min_size,
+        args.max_size,
+        hard=args.hard)
     for key, value in counts.items():
         print(f'{key}: {value}')
 

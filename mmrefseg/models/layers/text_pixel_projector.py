@@ -7,19 +7,7 @@ from torch import Tensor
 from .dynamic_conv import DynamicConv2d
 from .mask_feature_upsampler import MaskFeatureUpsampler
 
-__all__ = ['TextPixelProjector', 'REFERENCE_PROJ_RENAMES']
-
-#: ``(pattern, replacement)`` pairs for ``re.sub`` mapping a reference
-#: projector key (without the ``proj.`` prefix) to this module's key: the
-#: reference's conv blocks ``vis.{1,3}`` are ``Sequential(Conv2d, BN, ReLU)``,
-#: here ConvModules, e.g. ``vis.1.0.weight -> vis.1.conv.weight``,
-#: ``vis.3.1.running_var -> vis.3.bn.running_var``. ``vis.4.*`` and
-#: ``txt.*`` keep their names.
-REFERENCE_PROJ_RENAMES = (
-    (r'^vis\.(\d+)\.0\.', r'vis.\1.conv.'),
-    (r'^vis\.(\d+)\.1\.', r'vis.\1.bn.'),
-)
-
+__all__ = ['TextPixelProjector']
 
 class TextPixelProjector(nn.Module):
     """Upsampled pixel features convolved with a kernel made from the text.

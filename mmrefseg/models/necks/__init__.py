@@ -1,3 +1,3 @@
-from .fusion_neck import REFERENCE_NECK_RENAMES, FusionNeck
+from .fusion_neck import FusionNeck
 
-__all__ = ['FusionNeck', 'REFERENCE_NECK_RENAMES']
+__all__ = ['FusionNeck']

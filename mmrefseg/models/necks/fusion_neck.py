@@ -1,11 +1,8 @@
 """CRIS's multi-modal fusion neck (EAVL's Fusion Neck is the same module).
 
-Reference checkpoint keys convert by a rename only. Every "conv" of the
-reference is ``Sequential(Conv2d, BN, ReLU)``; here it is an mmcv
-``ConvModule`` whose conv is ``conv`` and whose norm is ``bn`` (for BN and
-SyncBN). :data:`REFERENCE_NECK_RENAMES` lists the regular expressions that map
-a reference ``neck.*`` key (prefix removed) onto this module; keys that match
-none of them (``txt_proj.*``, ``norm_layer.*``) are unchanged.
+Every "conv" of the reference is ``Sequential(Conv2d, BN, ReLU)``; here it is
+an mmcv ``ConvModule`` (``conv``, ``bn``), so reference checkpoints convert by
+a rename of keys (:mod:`mmrefseg.utils.checkpoint_conversion.cris`).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -20,26 +17,7 @@ from mmrefseg.registry import MODELS
 from ..layers.coord_conv import CoordConvModule
 from ..layers.single_sample_batch_norm import SingleSampleBatchNorm1d
 
-__all__ = ['FusionNeck', 'REFERENCE_NECK_RENAMES']
-
-_CONV_NAMES = ('f1_v_proj|f2_v_proj|f2_cat|f3_v_proj|f3_cat|'
-               'f4_proj5|f4_proj4|f4_proj3|aggr')
-
-#: ``(pattern, replacement)`` pairs for ``re.sub`` mapping a reference neck key
-#: (without the ``neck.`` prefix) to this module's key, e.g.
-#: ``f2_cat.1.running_mean -> f2_cat.bn.running_mean``,
-#: ``coordconv.0.conv1.0.weight -> coordconv.0.conv.weight``,
-#: ``coordconv.1.1.weight -> coordconv.1.bn.weight``. ``txt_proj.{0,1}`` and
-#: ``norm_layer.0`` keep their names.
-REFERENCE_NECK_RENAMES = (
-    (rf'^({_CONV_NAMES})\.0\.', r'\1.conv.'),
-    (rf'^({_CONV_NAMES})\.1\.', r'\1.bn.'),
-    (r'^coordconv\.0\.conv1\.0\.', 'coordconv.0.conv.'),
-    (r'^coordconv\.0\.conv1\.1\.', 'coordconv.0.bn.'),
-    (r'^coordconv\.1\.0\.', 'coordconv.1.conv.'),
-    (r'^coordconv\.1\.1\.', 'coordconv.1.bn.'),
-)
-
+__all__ = ['FusionNeck']
 
 @MODELS.register_module()
 class FusionNeck(BaseModule):

@@ -44,3 +44,29 @@ def test_records_decode_back_to_the_predictions(tmp_path):
 def test_unknown_suffix_is_refused():
     with pytest.raises(ValueError, match='results.txt'):
         DumpReferResults(out_file='results.txt')
+
+
+def test_gres_records_keep_the_no_target_flags():
+    empty = torch.zeros(5, 6, dtype=torch.long)
+    blob = empty.clone()
+    blob[1:3, 2:4] = 1
+    samples = []
+    for gt_none, pred_none, pred in ((True, True, empty),
+                                     (True, False, blob),
+                                     (False, True, empty),
+                                     (False, False, blob)):
+        record = sample(len(samples), pred, empty if gt_none else blob)
+        record.update(no_target=gt_none, pred_no_target=pred_none)
+        samples.append(record)
+    metric = DumpReferResults()
+    metric.process({}, samples)
+    metric.compute_metrics(metric.results)
+    flags = [(r['no_target'], r['pred_no_target']) for r in metric.records]
+    assert flags == [(True, True), (True, False), (False, True),
+                     (False, False)]
+    # As GReferMetric: a no-target sentence left empty is right (IoU 1).
+    assert [r['iou'] for r in metric.records] == [1.0, 0.0, 0.0, 1.0]
+    # Plain refer samples get no flags.
+    metric = DumpReferResults()
+    metric.process({}, [sample(0, blob, blob)])
+    assert 'no_target' not in metric.results[0]

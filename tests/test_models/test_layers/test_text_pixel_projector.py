@@ -4,8 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmrefseg.models.layers import (REFERENCE_PROJ_RENAMES,
-                                    MaskFeatureUpsampler, TextPixelProjector)
+from mmrefseg.models.layers import MaskFeatureUpsampler, TextPixelProjector
+from mmrefseg.utils.checkpoint_conversion.cris import REFERENCE_PROJ_RENAMES
 
 
 def _conv_bn_relu(cin, cout, kernel_size):

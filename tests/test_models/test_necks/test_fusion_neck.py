@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmrefseg.models.necks import REFERENCE_NECK_RENAMES, FusionNeck
+from mmrefseg.models.necks import FusionNeck
+from mmrefseg.utils.checkpoint_conversion.cris import REFERENCE_NECK_RENAMES
 from mmrefseg.registry import MODELS
 
 

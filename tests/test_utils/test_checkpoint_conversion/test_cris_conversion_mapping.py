@@ -12,7 +12,6 @@ Two checks, both independent of the converter's own rules:
    with the converted weights: a name that the table and the module agree on
    but that plays another role in the forward pass is caught too.
 """
-import importlib.util
 import math
 import os.path as osp
 
@@ -22,10 +21,12 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from mmrefseg.registry import MODELS
+from mmrefseg.utils.checkpoint_conversion import cris
 from tests.helpers import (reference_decoder, reference_pos1d,
                            reference_pos2d, tiny_clip_state_dict)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 NUM_LAYERS, NUM_HEADS, WORD_LEN, REFERENCE_CONTEXT = 2, 2, 8, 20
 BN = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 
@@ -43,14 +44,6 @@ model = dict(
                      feedforward_channels=64, proj_channels=16,
                      dropout=0.0))
 """
-
-
-def _load_converter():
-    path = osp.join(REPO, 'tools', 'model_converters', 'cris2mmrefseg.py')
-    spec = importlib.util.spec_from_file_location('cris2mmrefseg_map', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _conv_bn_block(reference, target):
@@ -122,11 +115,6 @@ def clip_target(name):
 
 
 @pytest.fixture(scope='module')
-def converter():
-    return _load_converter()
-
-
-@pytest.fixture(scope='module')
 def model(tmp_path_factory):
     from mmrefseg.utils import register_all_modules
     register_all_modules()
@@ -174,8 +162,7 @@ def test_table_covers_the_model(model, source):
     assert set(targets) == set(model.state_dict())
 
 
-def test_every_tensor_lands_under_its_reference_role(converter, model,
-                                                     source):
+def test_every_tensor_lands_under_its_reference_role(model, source):
     state, table = source
     # Distinct values: no two same-shaped source tensors are equal.
     by_shape = {}
@@ -185,7 +172,7 @@ def test_every_tensor_lands_under_its_reference_role(converter, model,
         by_shape[tuple(value.shape)].append(key)
 
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    converted, report = converter.convert_state_dict(
+    converted, report = cris.convert_state_dict(
         {'module.' + k: v
          for k, v in state.items()}, shapes)
     assert report.complete, report.lines()
@@ -251,10 +238,10 @@ def _part(state, prefix):
 
 
 @pytest.fixture(scope='module')
-def converted_model(converter, model, source):
+def converted_model(model, source):
     state, _ = source
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    converted, report = converter.convert_state_dict(state, shapes)
+    converted, report = cris.convert_state_dict(state, shapes)
     assert report.complete, report.lines()
     model.load_state_dict(converted, strict=True)
     return model
