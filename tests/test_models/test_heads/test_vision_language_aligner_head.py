@@ -193,3 +193,68 @@ def test_amp_bf16_forward():
         logits = head(_feats())
     assert logits.shape == (2, 1, 16, 16)
     assert torch.isfinite(logits.float()).all()
+
+
+def test_defaults_are_the_papers_dimensions():
+    # EAVL Swin-B: C = 512, 3 decoder layers of 8 heads with a 2048-wide
+    # feed-forward, 256 mask channels, 3x3 kernels, stride-4 masks.
+    with torch.device('meta'):
+        head = MODELS.build(
+            dict(
+                type='VisionLanguageAlignerHead',
+                query_generator=_query_generator(word_channels=512,
+                                                 out_channels=512)))
+    assert head.in_channels == 512
+    assert len(head.decoder.layers) == 3
+    layer = head.decoder.layers[0]
+    assert layer.multihead_attn.num_heads == 8
+    assert layer.multihead_attn.fused is True
+    assert layer.ffn[0].out_features == 2048
+    assert head.dynamic_conv.num_params == 256 * 3 * 3 + 1
+    upsampler = head.mask_upsampler
+    assert sum(isinstance(m, torch.nn.Upsample) for m in upsampler) == 2
+    assert isinstance(upsampler[1].bn, torch.nn.BatchNorm2d)
+    assert isinstance(upsampler[1].activate, torch.nn.ReLU)
+    assert head.estimator_attn.num_heads == 8
+    assert head.estimator_attn.fused is True
+
+
+def test_missing_pad_mask_means_no_padding():
+    head = _head(memory='both').eval()
+    feats = _feats()
+    feats['pad_mask'] = torch.zeros_like(feats['pad_mask'])
+    with torch.no_grad():
+        expected = head(feats)
+        feats.pop('pad_mask')
+        assert torch.equal(head(feats), expected)
+
+
+def test_static_kernel_masks_are_the_logits():
+    head = _head(kernel_source='static').eval()
+    with torch.no_grad():
+        masks, scores = head.forward_masks(_feats())
+        logits = head(_feats())
+    assert scores is None
+    assert masks.shape == logits.shape and torch.equal(masks, logits)
+    assert masks.abs().sum() > 0
+
+
+def test_sentence_kernel_errors_say_what_to_do():
+    with pytest.raises(
+            ValueError,
+            match=r"^kernel_source='sentence' needs sentence_channels$"):
+        _head(kernel_source='sentence', sentence_channels=None)
+    head = _head(kernel_source='sentence')
+    feats = _feats()
+    feats.pop('sentence_feat')
+    with pytest.raises(
+            KeyError,
+            match=r"kernel_source='sentence' needs feats\['sentence_feat'\]: "
+            r'build the text encoder with use_sentence=True'):
+        head(feats)
+    feats = _feats()
+    feats.pop('fused')
+    with pytest.raises(
+            KeyError,
+            match=r"VisionLanguageAlignerHead needs feats\['fused'\]"):
+        head(feats)
