@@ -1,8 +1,10 @@
+import gc
 import json
 import logging
 import os
 import os.path as osp
 import pickle
+import re
 import shutil
 
 import pytest
@@ -210,13 +212,16 @@ def test_unreadable_annotation_file(tmp_path, name):
         ReferDataset(data_root=root)
 
 
-def test_ref_without_sentences_is_skipped_and_logged(tmp_path):
-    root = make_refer_data(tmp_path, num_images=6)
+@pytest.mark.parametrize('num_emptied', [2, 20, 21])
+def test_refs_without_sentences_are_skipped_and_logged(tmp_path,
+                                                       num_emptied):
+    root = make_refer_data(tmp_path, num_images=12)
     emptied = []
 
     def drop_sentences(refs):
         train = [r for r in refs if r['split'] == 'train']
-        for ref in train[:2]:
+        assert len(train) > num_emptied
+        for ref in train[:num_emptied]:
             ref['sentences'], ref['sent_ids'] = [], []
             emptied.append(ref['ref_id'])
 
@@ -231,10 +236,13 @@ def test_ref_without_sentences_is_skipped_and_logged(tmp_path):
     finally:
         logger.removeHandler(handler)
     num_train = sum(r['split'] == 'train' for r in refs)
-    assert len(dataset) == num_train - 2
+    assert len(dataset) == num_train - num_emptied
     warnings = [r.getMessage() for r in records if r.levelno >= 30]
     assert len(warnings) == 1
-    assert f'ref_id(s) {emptied}' in warnings[0]
+    # The first 20 ref ids are listed, then an ellipsis.
+    more = ' ...' if num_emptied > 20 else ''
+    assert warnings[0].endswith(f'ref_id(s) {emptied[:20]}{more}')
+    assert f'skipped {num_emptied} ref(s)' in warnings[0]
 
 
 def test_ref_to_missing_annotation(tmp_path):
@@ -261,14 +269,16 @@ def test_ref_to_missing_image(tmp_path):
         ReferDataset(data_root=root, split=refs[0]['split'])
 
 
-def test_ref_lacking_a_field(tmp_path):
+@pytest.mark.parametrize('field', ['category_id', 'ref_id'])
+def test_ref_lacking_a_field(tmp_path, field):
     root = make_refer_data(tmp_path, num_images=6)
     refs = _rewrite_refs(root, 'refcoco', 'unc',
-                         lambda refs: refs[0].pop('category_id'))
+                         lambda refs: refs[0].pop(field))
     with pytest.raises(ValueError) as error:
         ReferDataset(data_root=root, split=refs[0]['split'])
-    assert f"ref {refs[0]['ref_id']} lacks the field 'category_id'" in str(
-        error.value)
+    # A ref without its id is shown whole.
+    ref = refs[0].get('ref_id', refs[0])
+    assert f"ref {ref!r} lacks the field {field!r}" in str(error.value)
 
 
 def test_annotation_with_empty_segmentation(tmp_path):
@@ -373,13 +383,225 @@ def test_known_dataset_default_split_by(refer_root):
     assert dataset.metainfo['split_by'] == 'umd'
 
 
-@pytest.mark.parametrize('ann_id', [-1, [-1], [1, 2]])
-def test_grefcoco_style_ref_in_plain_file(tmp_path, ann_id):
+@pytest.mark.parametrize('ann_id,kind', [(-1, 'no target'),
+                                          ([-1], 'no target'),
+                                          ([1, 2], 'a list of annotations')])
+def test_grefcoco_style_ref_in_plain_file(tmp_path, ann_id, kind):
     root = make_refer_data(tmp_path, num_images=6)
     refs = _rewrite_refs(root, 'refcoco', 'unc',
                          lambda refs: refs[0].update(ann_id=ann_id))
     with pytest.raises(ValueError) as error:
         ReferDataset(data_root=root, split=refs[0]['split'])
+    path = osp.join(root, 'refcoco', 'refs(unc).p')
+    assert str(error.value) == (
+        f'Ref {refs[0]["ref_id"]} in {path} has ann_id {ann_id!r} ({kind}): '
+        'a gRefCOCO-style ref, which a plain refer dataset cannot hold; '
+        "load this file with type='GReferDataset'.")
+
+
+# --- the published split table, the defaults and the index's edges ----------
+# Written from the refer API's release, independently of ReferDataset.SPLITS.
+PUBLISHED_SPLITS = [
+    ('refcoco', 'unc', ('train', 'val', 'testA', 'testB')),
+    ('refcoco', 'google', ('train', 'val', 'test')),
+    ('refcoco+', 'unc', ('train', 'val', 'testA', 'testB')),
+    ('refcocog', 'umd', ('train', 'val', 'test')),
+    ('refcocog', 'google', ('train', 'val')),
+    ('refclef', 'unc', ('train', 'val', 'testA', 'testB', 'testC')),
+    ('refclef', 'berkeley', ('train', 'val', 'test')),
+]
+
+
+@pytest.mark.parametrize('dataset,split_by,splits', PUBLISHED_SPLITS)
+def test_published_splits_pass_the_name_check(tmp_path, dataset, split_by,
+                                              splits):
+    # Every published name gets past the name check to the file check.
+    for split in splits:
+        with pytest.raises(FileNotFoundError, match=re.escape(
+                f'refs({split_by}).p')):
+            ReferDataset(
+                dataset=dataset,
+                split_by=split_by,
+                split=split,
+                data_root=str(tmp_path))
+
+
+@pytest.mark.parametrize('dataset,split_by', [('refcoco', 'unc'),
+                                              ('refcoco+', 'unc'),
+                                              ('refcocog', 'umd'),
+                                              ('refclef', 'unc')])
+def test_default_split_by_of_known_datasets(tmp_path, dataset, split_by):
+    with pytest.raises(FileNotFoundError) as error:
+        ReferDataset(dataset=dataset, split='val', data_root=str(tmp_path))
     message = str(error.value)
-    assert f'Ref {refs[0]["ref_id"]} ' in message
-    assert 'GReferDataset' in message
+    assert osp.join(str(tmp_path), dataset, f'refs({split_by}).p') in message
+    assert f'split by {split_by!r}' in message
+
+
+def test_defaults_read_refcoco_unc_train_from_the_current_folder(
+        refer_root, monkeypatch):
+    monkeypatch.chdir(refer_root)
+    dataset = ReferDataset()
+    assert (dataset.dataset_name, dataset.split_by, dataset.split) == \
+        ('refcoco', 'unc', 'train')
+    assert dataset.refs_file == osp.join('refcoco', 'refs(unc).p')
+    assert not dataset.test_mode and not dataset.skip_bad_samples
+    assert len(dataset) == sum(
+        r['split'] == 'train' for r in _refs(refer_root, 'refcoco', 'unc'))
+    info = dataset.get_data_info(0)
+    assert info['img_path'].startswith(osp.join('images', 'train2014', ''))
+    assert 'text' not in info
+    # A missing folder under the current one lists the folders there.
+    with pytest.raises(FileNotFoundError, match=r"folders in \.: \["):
+        ReferDataset(dataset='absent', split_by='unc')
+
+
+def test_refs_file_missing_from_an_existing_folder(tmp_path):
+    os.makedirs(tmp_path / 'my_refs')
+    with pytest.raises(FileNotFoundError) as error:
+        ReferDataset(dataset='my_refs', split_by='unc',
+                     data_root=str(tmp_path))
+    assert (f'refs files present in {tmp_path / "my_refs"}: none '
+            '(split_by values present: [])') in str(error.value)
+
+
+@pytest.mark.parametrize('dataset', ['', None, 3])
+def test_dataset_must_be_a_folder_name(dataset):
+    with pytest.raises(ValueError, match='dataset must be a folder name'):
+        ReferDataset(dataset=dataset, data_root='nowhere')
+
+
+def test_metainfo_classes_and_palette(refer_root):
+    metainfo = ReferDataset(data_root=refer_root, split='val').metainfo
+    assert metainfo['classes'] == ('background', 'referred object')
+    assert metainfo['palette'] == [[0, 0, 0], [255, 255, 255]]
+
+
+def test_unknown_folder_without_split_by_names_the_pattern(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        ReferDataset(dataset='absent', data_root=str(tmp_path))
+    message = str(error.value)
+    assert osp.join(str(tmp_path), 'absent', 'refs(<split_by>).p') in message
+    assert 'split by None' in message
+
+
+def test_folder_without_refs_files(tmp_path):
+    os.makedirs(tmp_path / 'empty_refs')
+    with pytest.raises(ValueError) as error:
+        ReferDataset(dataset='empty_refs', data_root=str(tmp_path))
+    message = str(error.value)
+    assert 'Give split_by' in message and 'holds 0 refs(<split_by>).p' in \
+        message
+    assert 'refs files present: none' in message
+
+
+def test_refs_file_with_an_empty_split_by_is_not_a_split_by(tmp_path):
+    root = make_refer_data(tmp_path, num_images=6)
+    refs = _copy_as(root, 'refcoco', 'my_refs')
+    with open(osp.join(root, 'my_refs', 'refs().p'), 'wb') as f:
+        pickle.dump(refs, f)
+    # Only 'unc' names a split_by; 'refs().p' is listed but not counted.
+    dataset = ReferDataset(dataset='my_refs', split='val', data_root=root)
+    assert dataset.metainfo['split_by'] == 'unc'
+
+
+def test_pickle_refs_file_is_preferred_to_json(tmp_path):
+    root = make_refer_data(tmp_path, num_images=6)
+    refs = _copy_as(root, 'refcoco', 'both_refs')
+    val = [r for r in refs if r['split'] == 'val']
+    with open(osp.join(root, 'both_refs', 'refs(unc).json'), 'w') as f:
+        json.dump(val[:1], f)
+    dataset = ReferDataset(dataset='both_refs', split='val', data_root=root)
+    assert dataset.refs_file.endswith('refs(unc).p')
+    assert len(dataset) == len(val) > 1
+
+
+def test_refs_file_not_a_list(tmp_path):
+    root = make_refer_data(tmp_path, num_images=6)
+    path = osp.join(root, 'refcoco', 'refs(unc).p')
+    with open(path, 'wb') as f:
+        pickle.dump({'refs': []}, f)
+    with pytest.raises(TypeError) as error:
+        ReferDataset(data_root=root)
+    assert str(error.value) == (f'{path} should hold a list of refs, got '
+                                'dict.')
+
+
+@pytest.mark.parametrize('key', ['images', 'annotations'])
+def test_instances_lacking_a_key(tmp_path, key):
+    root = make_refer_data(tmp_path, num_images=6)
+    _rewrite_instances(root, 'refcoco', lambda inst: inst.pop(key))
+    path = osp.join(root, 'refcoco', 'instances.json')
+    with pytest.raises(ValueError) as error:
+        ReferDataset(data_root=root)
+    assert str(error.value) == f'{path} has no {key!r}.'
+
+
+@pytest.mark.parametrize('enabled', [True, False])
+def test_garbage_collector_paused_while_indexing(refer_root, monkeypatch,
+                                                 enabled):
+    # Indexing RefCOCO creates millions of objects in no cycle: the
+    # collector is paused while the refs are parsed, then put back as it was.
+    seen = []
+    load_refs = ReferDataset._load_refs
+
+    def recording(self):
+        seen.append(gc.isenabled())
+        return load_refs(self)
+
+    monkeypatch.setattr(ReferDataset, '_load_refs', recording)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        ReferDataset(data_root=refer_root, split='val')
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert seen == [False]
+
+
+def test_collector_put_back_after_an_error(tmp_path):
+    gc.enable()
+    root = make_refer_data(tmp_path, num_images=6)
+    _rewrite_instances(root, 'refcoco', lambda inst: inst.pop('images'))
+    with pytest.raises(ValueError):
+        ReferDataset(data_root=root)
+    assert gc.isenabled()
+
+
+class _RaiseUnicodeError:
+    """A transform whose error type takes more than a message."""
+
+    def __call__(self, results):
+        raise UnicodeDecodeError('utf-8', b'\xff', 0, 1, 'invalid byte')
+
+
+class _ErrnoOnlyError(OSError):
+    """An OSError subclass that cannot be built from a message alone."""
+
+    def __init__(self, errno, path):
+        super().__init__(errno, 'device not ready', path)
+
+
+class _RaiseErrnoOnlyError:
+
+    def __call__(self, results):
+        raise _ErrnoOnlyError(5, results['img_path'])
+
+
+def test_loading_error_with_a_rich_signature_still_names_the_ref(refer_root):
+    dataset = ReferDataset(
+        data_root=refer_root, split='val', pipeline=[_RaiseUnicodeError()])
+    info = dataset.get_data_info(0)
+    with pytest.raises(ValueError) as error:
+        dataset[0]
+    assert type(error.value) is ValueError
+    assert str(error.value).startswith(
+        f'Cannot load ref {info["ref_id"]} (image {info["img_path"]}) of '
+        'refcoco val: ')
+    assert isinstance(error.value.__cause__, UnicodeDecodeError)
+    dataset = ReferDataset(
+        data_root=refer_root, split='val', pipeline=[_RaiseErrnoOnlyError()])
+    with pytest.raises(OSError) as error:
+        dataset[0]
+    assert type(error.value) is OSError
+    assert f'Cannot load ref {info["ref_id"]} ' in str(error.value)

@@ -24,7 +24,7 @@ declare -A MODULES=(
     [letterbox]="mmrefseg/datasets/transforms/letterbox.py|tests/test_datasets/test_transforms/test_letterbox.py tests/test_datasets/test_transforms/test_letterbox_edges.py tests/test_apis/test_inference_geometry.py"
     [converter]="mmrefseg/utils/checkpoint_conversion/*|tests/test_utils/test_checkpoint_conversion tests/test_tools/test_cris2mmrefseg.py tests/test_tools/test_lavt2mmrefseg.py"
     [aligner]="mmrefseg/models/decode_heads/vision_language_aligner_head.py|tests/test_models/test_heads/test_vision_language_aligner_head.py tests/test_models/test_heads/test_aligner_reference.py"
-    [dataset]="mmrefseg/datasets/refer_dataset.py|tests/test_datasets/test_refer_dataset.py"
+    [dataset]="mmrefseg/datasets/refer_dataset.py|tests/test_datasets/test_refer_dataset.py tests/test_datasets/test_bad_samples.py tests/test_datasets/test_grefer_dataset.py"
 )
 ORDER=(metric geometry letterbox converter aligner dataset)
 
