@@ -467,8 +467,16 @@ def test_refs_file_missing_from_an_existing_folder(tmp_path):
 
 @pytest.mark.parametrize('dataset', ['', None, 3])
 def test_dataset_must_be_a_folder_name(dataset):
-    with pytest.raises(ValueError, match='dataset must be a folder name'):
+    with pytest.raises(ValueError) as error:
         ReferDataset(dataset=dataset, data_root='nowhere')
+    assert str(error.value) == \
+        f'dataset must be a folder name, got {dataset!r}.'
+
+
+def test_base_dataset_arguments_are_passed_on(refer_root):
+    dataset = ReferDataset(
+        data_root=refer_root, split='val', indices=3, serialize_data=False)
+    assert len(dataset) == 3 and not dataset.serialize_data
 
 
 def test_metainfo_classes_and_palette(refer_root):
@@ -582,13 +590,19 @@ class _ErrnoOnlyError(OSError):
         super().__init__(errno, 'device not ready', path)
 
 
+class _RaiseFileNotFound:
+
+    def __call__(self, results):
+        raise FileNotFoundError(results['img_path'])
+
+
 class _RaiseErrnoOnlyError:
 
     def __call__(self, results):
         raise _ErrnoOnlyError(5, results['img_path'])
 
 
-def test_loading_error_with_a_rich_signature_still_names_the_ref(refer_root):
+def test_loading_error_keeps_its_type_where_it_can(refer_root):
     dataset = ReferDataset(
         data_root=refer_root, split='val', pipeline=[_RaiseUnicodeError()])
     info = dataset.get_data_info(0)
@@ -599,6 +613,13 @@ def test_loading_error_with_a_rich_signature_still_names_the_ref(refer_root):
         f'Cannot load ref {info["ref_id"]} (image {info["img_path"]}) of '
         'refcoco val: ')
     assert isinstance(error.value.__cause__, UnicodeDecodeError)
+    # A subclass that takes a message keeps its type.
+    dataset = ReferDataset(
+        data_root=refer_root, split='val',
+        pipeline=[_RaiseFileNotFound()])
+    with pytest.raises(FileNotFoundError, match=f'Cannot load ref '
+                       f'{info["ref_id"]} '):
+        dataset[0]
     dataset = ReferDataset(
         data_root=refer_root, split='val', pipeline=[_RaiseErrnoOnlyError()])
     with pytest.raises(OSError) as error:
