@@ -8,12 +8,12 @@ Usage::
 
 The positional arguments are read in this order: the image, one or more
 sentences, the config (ends in ``.py``) and optionally the checkpoint (which
-never ends in ``.py``, so the split is unambiguous). All sentences of the image run as
-one batch. With one sentence the picture is written to ``--out-file``; with
-several, one picture per sentence, named by index: ``out.png`` becomes
+never ends in ``.py``, so the split is unambiguous). All sentences of the image
+run as one batch. With one sentence the picture is written to ``--out-file``;
+with several, one picture per sentence, named by index: ``out.png`` becomes
 ``out_0.png``, ``out_1.png``, ... Each picture shows the mask over the image
-and the sentence printed on top. With ``--backend onnxruntime`` or
-``openvino`` the CHECKPOINT is the ``.onnx`` file written by
+and the sentence printed on top. With ``--backend onnxruntime`` or ``openvino``
+the CHECKPOINT is the ``.onnx`` file written by
 ``tools/deployment/pytorch2onnx.py``.
 
 Example::

@@ -237,9 +237,11 @@ def tiny_model_cfg(model_cfg: dict, vocab_file: str, img_size: int = 64):
     Only widths, depths and weight sources change: every switch (which
     neck gating, head, kernel source, estimator, residuals, number of
     queries, upsamplings...) stays as the config sets it. Swin + BERT models
-    get a 2-block Swin and the 2-layer ``TINY_BERT_CFG`` with the vocabulary
-    ``vocab_file`` (see :func:`write_tiny_bert_vocab`); CLIP models a
-    one-block-per-stage ResNet and a one-layer text transformer.
+    (EAVL's ``SwinAttnPool`` and LAVT's ``LAVTSwin``) get a one-block-per-stage
+    Swin and the 2-layer ``TINY_BERT_CFG`` with the vocabulary ``vocab_file``
+    (see :func:`write_tiny_bert_vocab`); CLIP models a one-block-per-stage
+    ResNet and a one-layer text transformer. A no-target branch (GRES) gets
+    the head's tiny widths.
 
     Args:
         model_cfg (dict): ``cfg.model`` of a config (copied, not changed).
@@ -253,26 +255,39 @@ def tiny_model_cfg(model_cfg: dict, vocab_file: str, img_size: int = 64):
     import copy
     cfg = copy.deepcopy(dict(model_cfg))
     backbone = cfg['backbone']['type']
+    tiny_swin = dict(
+        pretrain_img_size=img_size,
+        embed_dims=16,
+        depths=(1, 1, 1, 1),
+        num_heads=(1, 2, 2, 4),
+        window_size=2,
+        drop_path_rate=0.0,
+        init_cfg=None)
+    tiny_bert = dict(
+        pretrained=None, bert_cfg=TINY_BERT_CFG, vocab_file=vocab_file)
     if backbone == 'SwinAttnPool':
         img_channels, global_channels = (32, 64, 128), 128
         word_channels = sentence_channels = 32
         _merge_into(
             cfg,
             dict(
-                backbone=dict(
-                    pretrain_img_size=img_size,
-                    embed_dims=16,
-                    depths=(1, 1, 1, 1),
-                    num_heads=(1, 2, 2, 4),
-                    window_size=2,
-                    drop_path_rate=0.0,
-                    init_cfg=None),
+                backbone=tiny_swin,
                 text_encoder=dict(
-                    pretrained=None,
-                    bert_cfg=TINY_BERT_CFG,
-                    vocab_file=vocab_file,
+                    tiny_bert,
                     word_dim=word_channels,
                     sentence_dim=sentence_channels)))
+    elif backbone == 'LAVTSwin':
+        # LAVT's BERT hands its hidden states on unprojected
+        word_channels = sentence_channels = TINY_BERT_CFG['hidden_size']
+        global_channels = None
+        out_indices = cfg['backbone'].get('out_indices', (0, 1, 2, 3))
+        img_channels = tuple(
+            tiny_swin['embed_dims'] * 2**i for i in out_indices)
+        _merge_into(
+            cfg,
+            dict(
+                backbone=dict(tiny_swin, language_channels=word_channels),
+                text_encoder=dict(tiny_bert, sentence_dim=sentence_channels)))
     elif backbone == 'CLIPResNet':
         # ModifiedResNet: layer2 8 * width, layer3 16 * width channels
         img_channels, global_channels = (64, 128, 64), 64
@@ -305,13 +320,22 @@ def tiny_model_cfg(model_cfg: dict, vocab_file: str, img_size: int = 64):
     if cfg.get('neck') is not None:
         _merge_into(cfg['neck'], neck)
     head = cfg['decode_head']
+    if head.get('no_target_classifier') is not None:
+        _merge_into(
+            head['no_target_classifier'],
+            dict(
+                in_channels=width,
+                sentence_channels=sentence_channels,
+                hidden_channels=16))
     decoder = dict(
         in_channels=width,
         num_layers=1,
         num_heads=2,
         feedforward_channels=2 * width,
         dropout=0.0)
-    if head['type'] == 'VLDecoderHead':
+    if head['type'] == 'LAVTSimpleDecodingHead':
+        _merge_into(head, dict(in_channels=img_channels, channels=width))
+    elif head['type'] == 'VLDecoderHead':
         _merge_into(head,
                     dict(decoder, text_channels=sentence_channels,
                          proj_channels=16))
@@ -329,9 +353,10 @@ def tiny_model_cfg(model_cfg: dict, vocab_file: str, img_size: int = 64):
                     neck_channels=width,
                     reduce_channels=(16, 8),
                     word_channels=word_channels,
-                    global_channels=global_channels,
                     embed_dims=width,
                     out_channels=width))
+            if global_channels is not None:
+                head['query_generator']['global_channels'] = global_channels
     else:
         raise ValueError(f'tiny_model_cfg: no tiny widths for head '
                          f"{head['type']!r}")

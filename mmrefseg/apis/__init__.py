@@ -7,7 +7,8 @@ from .optimize import (DEFAULT_INFERENCE_CFG, NO_INFERENCE_TRANSFORMS,
 from .refer_inferencer import ReferInferencer
 
 __all__ = [
-    'BACKENDS', 'PRECISIONS', 'init_model', 'inference_model', 'check_sentences', 'ReferPrediction',
+    'BACKENDS', 'PRECISIONS', 'init_model', 'inference_model',
+    'check_sentences', 'ReferPrediction',
     'ReferInferencePipeline', 'ReferInferencer', 'DEFAULT_INFERENCE_CFG',
     'NO_INFERENCE_TRANSFORMS', 'merge_inference_cfg',
     'optimize_for_inference', 'inference_autocast'

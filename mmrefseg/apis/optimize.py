@@ -195,8 +195,9 @@ def optimize_for_inference(model: nn.Module,
     return model
 
 
-def inference_autocast(device: Union[str, torch.device],
-                       autocast: Optional[str]) -> contextlib.AbstractContextManager:
+def inference_autocast(
+        device: Union[str, torch.device],
+        autocast: Optional[str]) -> contextlib.AbstractContextManager:
     """The autocast context of an ``inference_cfg['autocast']`` value.
 
     Args:

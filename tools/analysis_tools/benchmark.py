@@ -38,9 +38,11 @@ call.
 
 Example::
 
-    python tools/analysis_tools/benchmark.py configs/cris/cris_r50_refcoco.py \\
+    python tools/analysis_tools/benchmark.py \\
+        configs/cris/cris_r50_refcoco.py \\
         --batch-size 1 --device cpu --dtype fp32 --num-threads 2
-    python tools/analysis_tools/benchmark.py configs/cris/cris_r50_refcoco.py \\
+    python tools/analysis_tools/benchmark.py \\
+        configs/cris/cris_r50_refcoco.py \\
         --backend openvino --checkpoint cris_r50.onnx --num-threads 2
 """
 import argparse

@@ -10,12 +10,12 @@ The attention modules keep ``nn.MultiheadAttention``'s parameter layout
 (``in_proj_weight`` (3C, C), ``in_proj_bias`` (3C), ``out_proj``) and the layer
 keeps the reference names, so reference weights load unchanged.
 
-By default the arithmetic follows the CRIS reference op for op, so that converted
-checkpoints reproduce its fp32 logits within 1e-4: the layers run sequence
-first, as the reference does, so every matrix product sees the same rows in
-the same memory order, and attention is computed in the order of torch's
-``nn.MultiheadAttention`` with attention weights requested (scaled q, one
-batched product with k, softmax, one batched product with v). The logits
+By default the arithmetic follows the CRIS reference op for op, so that
+converted checkpoints reproduce its fp32 logits within 1e-4: the layers run
+sequence first, as the reference does, so every matrix product sees the same
+rows in the same memory order, and attention is computed in the order of
+torch's ``nn.MultiheadAttention`` with attention weights requested (scaled q,
+one batched product with k, softmax, one batched product with v). The logits
 amplify the decoder's rounding about a hundredfold (the projector sums 512
 channels weighted by sentence-dependent kernels), so a fused
 ``F.scaled_dot_product_attention``, whose online softmax rounds differently,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmrefseg.models.layers import MultiQueryGenerator
+import mmrefseg.models  # noqa: F401  (registers the modules)
 from mmrefseg.registry import MODELS
 
 NECK = dict(
@@ -62,8 +62,8 @@ def test_matches_the_paper_equations(scale):
         for b in range(2):
             for n in range(5):
                 logits = torch.stack([
-                    mqg.vision_proj(dense[b, n]) @ mqg.word_proj(fused[b, l])
-                    for l in range(7)
+                    mqg.vision_proj(dense[b, n]) @ mqg.word_proj(fused[b, w])
+                    for w in range(7)
                 ]) * scale
                 logits[inputs['pad_mask'][b]] = float('-inf')
                 weights = logits.softmax(0)
