@@ -1,9 +1,36 @@
 """Tiny fakes shared by the tests (append yours; don't rewrite others')."""
 import argparse
+import contextlib
+import logging
 import os.path as osp
+from typing import Iterator, List, Optional
 
 import torch
 from torch import nn
+
+
+# --- Log capture ------------------------------------------------------------
+@contextlib.contextmanager
+def logged_messages(logger: Optional[logging.Logger] = None,
+                    level: int = logging.NOTSET) -> Iterator[List[str]]:
+    """The messages of ``level`` and above logged to ``logger`` while the
+    context is open, in a list filled as they come.
+
+    Args:
+        logger (logging.Logger, optional): Defaults to the current
+            ``MMLogger``, where ``print_log(logger='current')`` writes.
+        level (int): Lowest level kept. Defaults to ``logging.NOTSET``.
+    """
+    from mmengine.logging import MMLogger
+    logger = logger or MMLogger.get_current_instance()
+    messages = []
+    handler = logging.Handler(level)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
 
 
 # --- CLIP weights (image + text towers) -------------------------------------

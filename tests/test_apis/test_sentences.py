@@ -1,29 +1,16 @@
 import logging
 
 import pytest
-from mmengine.logging import MMLogger
 
 from mmrefseg.apis import check_sentences
 from mmrefseg.models.text_encoders.clip_text_encoder import CLIPTextEncoder
-
-
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__(level=logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
+from tests.helpers import logged_messages
 
 
 @pytest.fixture
 def warnings_logged():
-    logger = MMLogger.get_current_instance()
-    handler = _Records()
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
+    with logged_messages(level=logging.WARNING) as messages:
+        yield messages
 
 
 @pytest.fixture(scope='module')

@@ -5,11 +5,10 @@ import logging
 import os.path as osp
 
 import pytest
-from mmengine.logging import MMLogger
 
 from mmrefseg.datasets import ReferDataset
 from mmrefseg.utils import register_all_modules
-from tests.helpers import make_refer_data
+from tests.helpers import logged_messages, make_refer_data
 
 register_all_modules()
 
@@ -70,21 +69,11 @@ def test_skip_bad_samples_warns_and_trains_on_another(broken_root):
     dataset = ReferDataset(
         data_root=root, split='train', pipeline=PIPELINE,
         skip_bad_samples=True)
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    try:
+    with logged_messages(level=logging.WARNING) as warnings:
         for info in (first, second):
             item = dataset[index_of(dataset, info)]
             assert item['data_samples'].ref_id not in (first['ref_id'],
                                                        second['ref_id'])
-    finally:
-        logger.removeHandler(handler)
-    warnings = [
-        r.getMessage() for r in records if r.levelno == logging.WARNING
-    ]
     assert any(f'Skipping ref {first["ref_id"]} (image {first["img_path"]})'
                in w for w in warnings)
     assert any(f'Skipping ref {second["ref_id"]} ' in w for w in warnings)

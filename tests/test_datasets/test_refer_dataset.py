@@ -8,11 +8,10 @@ import re
 import shutil
 
 import pytest
-from mmengine.logging import MMLogger
 from PIL import Image
 
 from mmrefseg.datasets import ReferDataset
-from tests.helpers import make_refer_data
+from tests.helpers import logged_messages, make_refer_data
 
 SPLITS = [
     ('refcoco', 'unc', ('train', 'val', 'testA', 'testB')),
@@ -226,18 +225,10 @@ def test_refs_without_sentences_are_skipped_and_logged(tmp_path,
             emptied.append(ref['ref_id'])
 
     refs = _rewrite_refs(root, 'refcoco', 'unc', drop_sentences)
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with logged_messages(level=logging.WARNING) as warnings:
         dataset = ReferDataset(data_root=root, split='train')
-    finally:
-        logger.removeHandler(handler)
     num_train = sum(r['split'] == 'train' for r in refs)
     assert len(dataset) == num_train - num_emptied
-    warnings = [r.getMessage() for r in records if r.levelno >= 30]
     assert len(warnings) == 1
     # The first 20 ref ids are listed, then an ellipsis.
     more = ' ...' if num_emptied > 20 else ''

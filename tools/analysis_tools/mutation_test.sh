@@ -3,7 +3,8 @@
 #
 #   bash tools/analysis_tools/mutation_test.sh [MODULE ...]
 #
-# MODULE is one of: metric geometry letterbox converter aligner dataset (default: all).
+# MODULE is one of: metric grefer_metric geometry letterbox converter aligner dataset
+# (default: all).
 # Each module (a file, or a glob such as the converter package's) is mutated by mutmut (pinned
 # in requirements/tests.txt) against the tests that own it, in a scratch copy of the repository (mutmut writes a mutants/ tree next to the
 # sources, and never touches this checkout). Results go to $MUTATION_OUT (default
@@ -20,13 +21,14 @@ JOBS="${MUTATION_JOBS:-1}"
 # module -> "source file|tests that own it (space separated)"
 declare -A MODULES=(
     [metric]="mmrefseg/evaluation/metrics/refer_metric.py|tests/test_evaluation/test_metrics/test_refer_metric.py tests/test_evaluation/test_metrics/test_refer_metric_edges.py"
+    [grefer_metric]="mmrefseg/evaluation/metrics/grefer_metric.py|tests/test_evaluation/test_metrics/test_grefer_metric.py tests/test_evaluation/test_metrics/test_grefer_metric_edges.py tests/test_evaluation/test_metrics/test_grefer_metric_rela.py"
     [geometry]="mmrefseg/utils/geometry.py|tests/test_utils/test_geometry.py tests/test_utils/test_geometry_edges.py tests/test_apis/test_inference_geometry.py"
     [letterbox]="mmrefseg/datasets/transforms/letterbox.py|tests/test_datasets/test_transforms/test_letterbox.py tests/test_datasets/test_transforms/test_letterbox_edges.py tests/test_apis/test_inference_geometry.py"
     [converter]="mmrefseg/utils/checkpoint_conversion/*|tests/test_utils/test_checkpoint_conversion tests/test_tools/test_cris2mmrefseg.py tests/test_tools/test_lavt2mmrefseg.py"
     [aligner]="mmrefseg/models/decode_heads/vision_language_aligner_head.py|tests/test_models/test_heads/test_vision_language_aligner_head.py tests/test_models/test_heads/test_aligner_reference.py"
     [dataset]="mmrefseg/datasets/refer_dataset.py|tests/test_datasets/test_refer_dataset.py tests/test_datasets/test_bad_samples.py tests/test_datasets/test_grefer_dataset.py"
 )
-ORDER=(metric geometry letterbox converter aligner dataset)
+ORDER=(metric grefer_metric geometry letterbox converter aligner dataset)
 
 if [[ $# -gt 0 ]]; then
     selected=("$@")

@@ -1,8 +1,6 @@
 """ReferMetric's edges, found by mutation testing (docs/mutation_testing.md):
 inclusive threshold bounds, a scalar threshold, a one-pixel union, samples
 given as data elements, the error messages and the logged table."""
-import logging
-
 import pytest
 import torch
 from mmengine.logging import MMLogger
@@ -10,6 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmrefseg.evaluation import ReferMetric
+from tests.helpers import logged_messages
 
 
 def _element(pred, gt):
@@ -57,31 +56,17 @@ def test_error_messages_name_the_problem():
         metric.compute_metrics([])
 
 
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 @pytest.mark.parametrize('strict, comparison', [(True, '>'), (False, '>=')])
 def test_the_logged_table_names_the_count_and_the_comparison(
         strict, comparison):
     # print_log(logger='current') writes to the latest MMLogger
     logger = MMLogger.get_instance(f'refer_metric_edges_{strict}')
-    records = _Records()
-    logger.addHandler(records)
-    try:
+    with logged_messages(logger) as messages:
         gt = torch.ones(1, 2, 2, dtype=torch.uint8)
         metric = ReferMetric(strict_threshold=strict)
         metric.process({}, [_element(gt, gt), _element(gt, gt)])
         metric.compute_metrics(metric.results)
-    finally:
-        logger.removeHandler(records)
-    message = '\n'.join(records.messages)
+    message = '\n'.join(messages)
     assert (f'Referring segmentation results on 2 sentences '
             f'(Pr@X: IoU {comparison} X)') in message
     assert 'oIoU' in message and '100.00' in message
