@@ -33,6 +33,46 @@ def logged_messages(logger: Optional[logging.Logger] = None,
         logger.removeHandler(handler)
 
 
+# --- GRES data samples for GReferMetric --------------------------------------
+def grefer_sample(pred: torch.Tensor,
+                  gt: torch.Tensor,
+                  no_target: Optional[bool] = None,
+                  pred_no_target: Optional[bool] = None,
+                  as_dict: bool = True):
+    """A data sample of sentence 0 of ``a.jpg`` as ``GReferMetric`` reads it.
+
+    Args:
+        pred (Tensor): (1, H, W) predicted mask.
+        gt (Tensor): (1, H, W) ground-truth mask.
+        no_target (bool, optional): The ground truth's flag. Defaults to
+            None: unset, so the metric reads it from ``gt``.
+        pred_no_target (bool, optional): The prediction's flag. Defaults to
+            None: unset, so the metric reads it from ``pred``.
+        as_dict (bool): Return ``SegDataSample.to_dict()`` (as the
+            evaluator hands samples on) instead of the data element.
+            Defaults to True.
+    """
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    metainfo = dict(img_path='a.jpg', sent_id=0)
+    if no_target is not None:
+        metainfo['no_target'] = no_target
+    sample = SegDataSample(metainfo=metainfo)
+    sample.pred_sem_seg = PixelData(data=pred.long())
+    sample.gt_sem_seg = PixelData(data=gt)
+    if pred_no_target is not None:
+        sample.pred_no_target = pred_no_target
+    return sample.to_dict() if as_dict else sample
+
+
+def evaluate_grefer(samples, **kwargs) -> dict:
+    """``GReferMetric(**kwargs)``'s metrics on ``samples``, in one process."""
+    from mmrefseg.evaluation import GReferMetric
+    metric = GReferMetric(**kwargs)
+    metric.process({}, samples)
+    return metric.compute_metrics(metric.results)
+
+
 # --- CLIP weights (image + text towers) -------------------------------------
 def tiny_clip_state_dict(context_length: int = 20,
                          embed_dim: int = 64) -> dict:

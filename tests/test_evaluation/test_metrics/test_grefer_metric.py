@@ -1,11 +1,10 @@
 """GReferMetric: gIoU, cIoU, N-acc, T-acc and Pr@X on hand-counted cases."""
 import pytest
 import torch
-from mmengine.structures import PixelData
-from mmseg.structures import SegDataSample
 
 from mmrefseg.evaluation import GReferMetric
 from mmrefseg.registry import METRICS
+from tests.helpers import evaluate_grefer, grefer_sample
 
 KEYS = ['gIoU', 'cIoU', 'N-acc', 'T-acc', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9']
 
@@ -16,24 +15,6 @@ def _mask(rows=slice(0, 0), cols=slice(0, 0), height=10, width=10):
     return mask
 
 
-def _sample(pred, gt, no_target=None, pred_no_target=None, as_dict=True):
-    metainfo = dict(img_path='a.jpg', sent_id=0)
-    if no_target is not None:
-        metainfo['no_target'] = no_target
-    sample = SegDataSample(metainfo=metainfo)
-    sample.pred_sem_seg = PixelData(data=pred.long())
-    sample.gt_sem_seg = PixelData(data=gt)
-    if pred_no_target is not None:
-        sample.pred_no_target = pred_no_target
-    return sample.to_dict() if as_dict else sample
-
-
-def _evaluate(samples, **kwargs):
-    metric = GReferMetric(**kwargs)
-    metric.process({}, samples)
-    return metric.compute_metrics(metric.results)
-
-
 EMPTY = _mask()
 GT = _mask(slice(0, 4), slice(0, 5))  # 20 px
 PRED = _mask(slice(0, 4), slice(1, 6))  # 20 px, I = 16, U = 24
@@ -41,25 +22,25 @@ PRED = _mask(slice(0, 4), slice(1, 6))  # 20 px, I = 16, U = 24
 
 def test_registered_and_keys():
     assert METRICS.get('GReferMetric') is GReferMetric
-    metrics = _evaluate([_sample(GT, GT, False, False)])
+    metrics = evaluate_grefer([grefer_sample(GT, GT, False, False)])
     assert list(metrics) == KEYS
 
 
 def test_four_kinds_by_hand():
     samples = [
         # TP: no-target, predicted no-target (a stray mask is ignored).
-        _sample(_mask(slice(0, 1), slice(0, 3)), EMPTY, True, True),
+        grefer_sample(_mask(slice(0, 1), slice(0, 3)), EMPTY, True, True),
         # FN: no-target, predicted 6 pixels: IoU 0, union sum += 6.
-        _sample(_mask(slice(0, 2), slice(0, 3)), EMPTY, True, False),
+        grefer_sample(_mask(slice(0, 2), slice(0, 3)), EMPTY, True, False),
         # FP: targeted, predicted no-target; I would be 16 but counts 0,
         # U = 24 as usual.
-        _sample(PRED, GT, False, True),
+        grefer_sample(PRED, GT, False, True),
         # TN: targeted, I = 16, U = 24, IoU 2/3.
-        _sample(PRED, GT, False, False),
+        grefer_sample(PRED, GT, False, False),
         # TN: perfect, I = U = 20.
-        _sample(GT, GT, False, False),
+        grefer_sample(GT, GT, False, False),
     ]
-    metrics = _evaluate(samples)
+    metrics = evaluate_grefer(samples)
     assert metrics['gIoU'] == pytest.approx(100 * (1 + 0 + 0 + 2 / 3 + 1) / 5)
     assert metrics['cIoU'] == pytest.approx(100 * (16 + 20) / (6 + 24 + 24 +
                                                                  20))
@@ -68,19 +49,19 @@ def test_four_kinds_by_hand():
     # Over the 3 targeted sentences: IoUs 0, 2/3, 1.
     assert metrics['Pr@0.7'] == pytest.approx(100 / 3)
     assert metrics['Pr@0.9'] == pytest.approx(100 / 3)
-    assert _evaluate(samples, iou_thrs=0.6)['Pr@0.6'] == pytest.approx(
+    assert evaluate_grefer(samples, iou_thrs=0.6)['Pr@0.6'] == pytest.approx(
         200 / 3)
 
 
 def test_flags_default_to_empty_masks():
     # Without no_target / pred_no_target an empty mask means "no target".
     samples = [
-        _sample(EMPTY, EMPTY),  # TP
-        _sample(PRED, EMPTY),  # FN
-        _sample(EMPTY, GT),  # FP
-        _sample(GT, GT, as_dict=False),  # TN, as a SegDataSample
+        grefer_sample(EMPTY, EMPTY),  # TP
+        grefer_sample(PRED, EMPTY),  # FN
+        grefer_sample(EMPTY, GT),  # FP
+        grefer_sample(GT, GT, as_dict=False),  # TN, as a SegDataSample
     ]
-    metrics = _evaluate(samples)
+    metrics = evaluate_grefer(samples)
     assert metrics['N-acc'] == pytest.approx(50.0)
     assert metrics['T-acc'] == pytest.approx(50.0)
     assert metrics['gIoU'] == pytest.approx(50.0)
@@ -88,14 +69,14 @@ def test_flags_default_to_empty_masks():
 
 
 def test_without_no_target_sentences():
-    metrics = _evaluate([_sample(PRED, GT, False, False)])
+    metrics = evaluate_grefer([grefer_sample(PRED, GT, False, False)])
     assert metrics['N-acc'] == 0.0 and metrics['T-acc'] == 100.0
     assert metrics['gIoU'] == pytest.approx(100 * 16 / 24)
     assert metrics['cIoU'] == pytest.approx(100 * 16 / 24)
 
 
 def test_only_true_positives():
-    metrics = _evaluate([_sample(EMPTY, EMPTY, True, True)] * 3)
+    metrics = evaluate_grefer([grefer_sample(EMPTY, EMPTY, True, True)] * 3)
     assert metrics['gIoU'] == 100.0 and metrics['cIoU'] == 100.0
     assert metrics['N-acc'] == 100.0 and metrics['T-acc'] == 0.0
     assert metrics['Pr@0.7'] == 0.0
@@ -103,13 +84,13 @@ def test_only_true_positives():
 
 def test_bad_input():
     with pytest.raises(ValueError, match='no-target but'):
-        _evaluate([_sample(GT, GT, True, True)])
+        evaluate_grefer([grefer_sample(GT, GT, True, True)])
     with pytest.raises(ValueError, match='shape'):
-        _evaluate([_sample(_mask(height=5), GT)])
-    sample = _sample(GT, GT)
+        evaluate_grefer([grefer_sample(_mask(height=5), GT)])
+    sample = grefer_sample(GT, GT)
     del sample['gt_sem_seg']
     with pytest.raises(KeyError, match='gt_sem_seg'):
-        _evaluate([sample])
+        evaluate_grefer([sample])
     with pytest.raises(ValueError, match='no results'):
         GReferMetric().compute_metrics([])
     with pytest.raises(ValueError, match=r'\[0, 1\]'):

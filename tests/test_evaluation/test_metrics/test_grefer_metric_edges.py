@@ -4,26 +4,9 @@ table with its four counts."""
 import pytest
 import torch
 from mmengine.logging import MMLogger
-from mmengine.structures import PixelData
-from mmseg.structures import SegDataSample
 
 from mmrefseg.evaluation import GReferMetric
-from tests.helpers import logged_messages
-
-
-def _sample(pred, gt, no_target=False, pred_no_target=False):
-    sample = SegDataSample(
-        metainfo=dict(img_path='b.jpg', sent_id=9, no_target=no_target))
-    sample.pred_sem_seg = PixelData(data=pred.long())
-    sample.gt_sem_seg = PixelData(data=gt)
-    sample.pred_no_target = pred_no_target
-    return sample
-
-
-def _evaluate(samples):
-    metric = GReferMetric()
-    metric.process({}, samples)
-    return metric.compute_metrics(metric.results)
+from tests.helpers import evaluate_grefer, grefer_sample, logged_messages
 
 
 EMPTY = torch.zeros(1, 3, 4, dtype=torch.uint8)
@@ -41,25 +24,25 @@ def test_base_metric_arguments_are_kept():
 
 def test_a_one_pixel_union_is_a_union():
     # Predicted and ground truth are the same single pixel: IoU 1.
-    metrics = _evaluate([_sample(ONE, ONE)])
+    metrics = evaluate_grefer([grefer_sample(ONE, ONE)])
     assert metrics['gIoU'] == pytest.approx(100.0)
     assert metrics['cIoU'] == pytest.approx(100.0)
     # Predicted no-target on a one-pixel object: I = 0, U = 1, so cIoU 0
     # (not the 100 of an empty total union).
-    metrics = _evaluate([_sample(EMPTY, ONE, pred_no_target=True)])
+    metrics = evaluate_grefer([grefer_sample(EMPTY, ONE, pred_no_target=True)])
     assert metrics['gIoU'] == 0.0 and metrics['cIoU'] == 0.0
 
 
 def test_error_messages_name_the_sample():
     metric = GReferMetric()
     with pytest.raises(ValueError) as error:
-        metric.process({}, [_sample(ONE, ONE, no_target=True)])
+        metric.process({}, [grefer_sample(ONE, ONE, no_target=True)])
     assert str(error.value) == (
-        "The data sample img_path='b.jpg', sent_id=9 is no-target but its "
+        "The data sample img_path='a.jpg', sent_id=0 is no-target but its "
         'ground-truth mask is not empty.')
     with pytest.raises(ValueError, match='^GReferMetric compares masks at '
-                       r'the original image size.*sent_id=9$'):
-        metric.process({}, [_sample(ONE, torch.zeros(1, 4, 3))])
+                       r'the original image size.*sent_id=0$'):
+        metric.process({}, [grefer_sample(ONE, torch.zeros(1, 4, 3))])
     with pytest.raises(ValueError) as error:
         metric.compute_metrics([])
     assert str(error.value) == (
@@ -71,14 +54,14 @@ def test_the_logged_table_names_the_counts():
     # print_log(logger='current') writes to the latest MMLogger
     logger = MMLogger.get_instance('grefer_metric_edges')
     with logged_messages(logger) as messages:
-        _evaluate([
-            _sample(EMPTY, EMPTY, True, True),  # TP
-            _sample(EMPTY, ONE, False, True),  # FP
-            _sample(ONE, ONE, False, False),  # TN
-            _sample(ONE, ONE, False, False),  # TN
-            _sample(ONE, EMPTY, True, False),  # FN
-            _sample(EMPTY, EMPTY, True, True),  # TP
-            _sample(EMPTY, EMPTY, True, True),  # TP
+        evaluate_grefer([
+            grefer_sample(EMPTY, EMPTY, True, True),  # TP
+            grefer_sample(EMPTY, ONE, False, True),  # FP
+            grefer_sample(ONE, ONE, False, False),  # TN
+            grefer_sample(ONE, ONE, False, False),  # TN
+            grefer_sample(ONE, EMPTY, True, False),  # FN
+            grefer_sample(EMPTY, EMPTY, True, True),  # TP
+            grefer_sample(EMPTY, EMPTY, True, True),  # TP
         ])
     message = '\n'.join(messages)
     assert ('Generalised referring segmentation results on 7 sentences '
