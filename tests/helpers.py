@@ -73,6 +73,32 @@ def evaluate_grefer(samples, **kwargs) -> dict:
     return metric.compute_metrics(metric.results)
 
 
+# --- A no-target branch whose decisions are set by the test ----------------
+@contextlib.contextmanager
+def forced_no_target(head: nn.Module, decisions: List[bool]) -> Iterator[None]:
+    """Make ``head``'s no-target classifier decide ``decisions``.
+
+    The classifier's output layer is set to say "targeted" for any input
+    (weight 0, bias -5), which stays after the context; inside it, a hook
+    adds 10 to the logit of each sample whose decision is True.
+
+    Args:
+        head (nn.Module): A head built with ``no_target_classifier``.
+        decisions (list[bool]): One per sample of the batch the head runs.
+    """
+    last = head.no_target_classifier.mlp[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(-5.0)
+    sample_bias = 10.0 * torch.tensor(decisions, dtype=torch.float32)
+    handle = last.register_forward_hook(
+        lambda module, args, out: out + sample_bias[:, None])
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 # --- CLIP weights (image + text towers) -------------------------------------
 def tiny_clip_state_dict(context_length: int = 20,
                          embed_dim: int = 64) -> dict:

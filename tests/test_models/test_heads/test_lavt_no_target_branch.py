@@ -10,6 +10,7 @@ from mmseg.structures import SegDataSample
 from mmrefseg.models.decode_heads import EMPTY_MASK_LOGIT
 from mmrefseg.registry import MODELS
 from mmrefseg.utils import register_all_modules
+from tests.helpers import forced_no_target
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -126,15 +127,8 @@ def test_no_target_empties_the_mask():
     head, feats = _head().eval(), _feats()
     with torch.no_grad():
         plain = head(feats)
-        # The classifier's output layer says: sample 1 no-target only.
-        last = head.no_target_classifier.mlp[-1]
-        last.weight.zero_()
-        last.bias.fill_(-5.0)
-        sample_bias = torch.tensor([0.0, 10.0, 0.0])
-        handle = last.register_forward_hook(
-            lambda module, args, out: out + sample_bias[:, None])
-        logits, no_target = head.predict_with_no_target(feats, [{}] * 3)
-        handle.remove()
+        with forced_no_target(head, [False, True, False]):
+            logits, no_target = head.predict_with_no_target(feats, [{}] * 3)
     assert no_target.tolist() == [False, True, False]
     assert torch.all(logits[1] == EMPTY_MASK_LOGIT)
     assert torch.equal(logits[0], plain[0])

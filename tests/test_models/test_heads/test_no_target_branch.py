@@ -5,6 +5,7 @@ from mmseg.structures import SegDataSample
 
 from mmrefseg.models.decode_heads import EMPTY_MASK_LOGIT
 from mmrefseg.registry import MODELS
+from tests.helpers import forced_no_target
 
 C, TEXT = 32, 24
 
@@ -103,15 +104,8 @@ def test_no_target_empties_the_mask():
     feats = _feats()
     with torch.no_grad():
         plain = head(feats)
-        # The classifier's output layer says: sample 0 no-target only.
-        last = head.no_target_classifier.mlp[-1]
-        last.weight.zero_()
-        last.bias.fill_(-5.0)
-        sample_bias = torch.tensor([10.0, 0.0, 0.0])
-        handle = last.register_forward_hook(
-            lambda module, args, out: out + sample_bias[:, None])
-        logits, no_target = head.predict_with_no_target(feats, [{}] * 3)
-        handle.remove()
+        with forced_no_target(head, [True, False, False]):
+            logits, no_target = head.predict_with_no_target(feats, [{}] * 3)
     assert no_target.tolist() == [True, False, False]
     assert torch.all(logits[0] == EMPTY_MASK_LOGIT)
     assert torch.all(logits[0].sigmoid() == 0)
