@@ -567,13 +567,6 @@ def test_collector_put_back_after_an_error(tmp_path):
     assert gc.isenabled()
 
 
-class _RaiseUnicodeError:
-    """A transform whose error type takes more than a message."""
-
-    def __call__(self, results):
-        raise UnicodeDecodeError('utf-8', b'\xff', 0, 1, 'invalid byte')
-
-
 class _ErrnoOnlyError(OSError):
     """An OSError subclass that cannot be built from a message alone."""
 
@@ -581,21 +574,22 @@ class _ErrnoOnlyError(OSError):
         super().__init__(errno, 'device not ready', path)
 
 
-class _RaiseFileNotFound:
+class _Raising:
+    """A transform that raises ``make_error(results)``."""
+
+    def __init__(self, make_error):
+        self.make_error = make_error
 
     def __call__(self, results):
-        raise FileNotFoundError(results['img_path'])
-
-
-class _RaiseErrnoOnlyError:
-
-    def __call__(self, results):
-        raise _ErrnoOnlyError(5, results['img_path'])
+        raise self.make_error(results)
 
 
 def test_loading_error_keeps_its_type_where_it_can(refer_root):
+    # UnicodeDecodeError takes more than a message.
+    unicode_error = _Raising(lambda results: UnicodeDecodeError(
+        'utf-8', b'\xff', 0, 1, 'invalid byte'))
     dataset = ReferDataset(
-        data_root=refer_root, split='val', pipeline=[_RaiseUnicodeError()])
+        data_root=refer_root, split='val', pipeline=[unicode_error])
     info = dataset.get_data_info(0)
     with pytest.raises(ValueError) as error:
         dataset[0]
@@ -607,12 +601,14 @@ def test_loading_error_keeps_its_type_where_it_can(refer_root):
     # A subclass that takes a message keeps its type.
     dataset = ReferDataset(
         data_root=refer_root, split='val',
-        pipeline=[_RaiseFileNotFound()])
+        pipeline=[_Raising(lambda r: FileNotFoundError(r['img_path']))])
     with pytest.raises(FileNotFoundError, match=f'Cannot load ref '
                        f'{info["ref_id"]} '):
         dataset[0]
     dataset = ReferDataset(
-        data_root=refer_root, split='val', pipeline=[_RaiseErrnoOnlyError()])
+        data_root=refer_root,
+        split='val',
+        pipeline=[_Raising(lambda r: _ErrnoOnlyError(5, r['img_path']))])
     with pytest.raises(OSError) as error:
         dataset[0]
     assert type(error.value) is OSError
