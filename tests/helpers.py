@@ -33,6 +33,20 @@ def logged_messages(logger: Optional[logging.Logger] = None,
         logger.removeHandler(handler)
 
 
+# --- Configs --------------------------------------------------------------
+def flatten_config(cfg: dict, prefix: str = '') -> dict:
+    """Nested config dicts as one dict keyed by dotted paths
+    (``{'model.backbone.depths': ...}``); other values are kept as they are.
+    """
+    flat = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            flat.update(flatten_config(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
 # --- GRES data samples for GReferMetric --------------------------------------
 def grefer_sample(pred: torch.Tensor,
                   gt: torch.Tensor,

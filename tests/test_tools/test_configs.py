@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from mmrefseg.registry import METRICS, MODELS
+from tests.helpers import flatten_config
 from .conftest import REPO
 
 CONFIGS = sorted(
@@ -216,16 +217,6 @@ def test_full_config_builds(config):
         assert generator.neck.use_sentence is False
 
 
-def _flat(cfg: dict, prefix: str = '') -> dict:
-    flat = {}
-    for key, value in cfg.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f'{prefix}{key}.'))
-        else:
-            flat[f'{prefix}{key}'] = value
-    return flat
-
-
 ABLATION_BASE = 'configs/eavl/ablations/eavl_swinb_25e_refcoco+.py'
 _QUERIES = 'decode_head.query_generator.num_queries'
 _NO_TEXT = {'neck.use_sentence': False, 'text_encoder.use_sentence': False}
@@ -274,7 +265,8 @@ def test_ablation_switches(config):
     assert cfg.param_scheduler[0].end == 25
     assert cfg.train_dataloader.dataset.dataset == 'refcoco+'
     assert cfg.val_dataloader.dataset.split == 'val'
-    base, model = _flat(load(ABLATION_BASE).model), _flat(cfg.model)
+    base = flatten_config(load(ABLATION_BASE).model)
+    model = flatten_config(cfg.model)
     changed = {
         key: model.get(key)
         for key in set(base) | set(model) if base.get(key) != model.get(key)

@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmrefseg.evaluation.metrics import GReferMetric
 from mmrefseg.registry import MODELS
 from mmrefseg.utils import register_all_modules
+from tests.helpers import flatten_config
 from .conftest import REPO
 
 GRES = 'configs/gres/lavt_swinb_grefcoco.py'
@@ -20,18 +21,9 @@ def load(config):
     return Config.fromfile(osp.join(REPO, config))
 
 
-def _flat(cfg: dict, prefix: str = '') -> dict:
-    flat = {}
-    for key, value in cfg.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f'{prefix}{key}.'))
-        else:
-            flat[f'{prefix}{key}'] = value
-    return flat
-
-
 def test_only_data_metric_and_branch_change():
-    gres, lavt = _flat(load(GRES).to_dict()), _flat(load(LAVT).to_dict())
+    gres = flatten_config(load(GRES).to_dict())
+    lavt = flatten_config(load(LAVT).to_dict())
     changed = {
         key
         for key in set(gres) | set(lavt) if gres.get(key) != lavt.get(key)

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from mmrefseg.models.backbones import SwinAttnPool
 from mmrefseg.models.backbones.swin_attn_pool import convert_official_swin
 from mmrefseg.registry import MODELS
+from tests.helpers import reference_position_index
 
 TINY_SWIN = dict(
     embed_dims=16,
@@ -96,24 +97,11 @@ def test_full_size_swin_b_defaults():
     assert 86e6 < swin < 88e6  # Swin-B without a classification head
 
 
-def _official_relative_index(window):
-    """The official Swin formula for relative_position_index."""
-    coords = torch.stack(
-        torch.meshgrid(
-            torch.arange(window), torch.arange(window),
-            indexing='ij')).flatten(1)
-    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
-    rel[:, :, 0] += window - 1
-    rel[:, :, 1] += window - 1
-    rel[:, :, 0] *= 2 * window - 1
-    return rel.sum(-1)
-
-
 def test_official_relative_index_equals_mmseg_buffer():
     # the converter drops the official buffer: mmseg's must be the same
     model = _tiny()
     buffer = model.stages[0].blocks[0].attn.w_msa.relative_position_index
-    assert torch.equal(buffer, _official_relative_index(4))
+    assert torch.equal(buffer, reference_position_index(4))
 
 
 def test_patch_merging_conversion_matches_official_merge():
